@@ -1,0 +1,62 @@
+using Akka.Actor;
+using TcpStore.Akka.Protocol;
+
+namespace TcpStore.Akka.Store;
+
+/// <summary>
+/// Messages of the <see cref="StoreActor"/>. Plain records that carry the connection's <see cref="IActorRef"/>
+/// explicitly, so the store can wake, cancel and clean up per connection and could live on another node.
+/// </summary>
+public static class StoreProtocol
+{
+    /// <summary>
+    /// Execute a batch of queries from one connection, in order. The store answers <paramref name="Connection"/>
+    /// with one <see cref="Executed"/> for the batch, and later with <see cref="WaitCompleted"/> for a WAIT it
+    /// deferred.
+    /// </summary>
+    public sealed record Execute(IActorRef Connection, IReadOnlyList<Query> Queries);
+
+    /// <summary>
+    /// The replies of one <see cref="Execute"/>, in request order (queries without a reply add none). A deferred
+    /// WAIT is represented by <see cref="Reply.WaitPending"/>. When <paramref name="Rejection"/> is set, the query
+    /// it names was refused, nothing after it was executed, the store has already forgotten the connection, and
+    /// the connection must be closed after writing <paramref name="Replies"/>.
+    /// </summary>
+    public sealed record Executed(IReadOnlyList<Reply> Replies, Rejection? Rejection = null);
+
+    /// <summary>A WAIT of this connection that was answered with <see cref="Reply.WaitPending"/> is now satisfied.</summary>
+    public sealed record WaitCompleted
+    {
+        public static readonly WaitCompleted Instance = new();
+    }
+
+    /// <summary>The connection is gone: drop its waiter registrations at once. Not answered.</summary>
+    public sealed record ConnectionClosed(IActorRef Connection);
+
+    /// <summary>Ask for a <see cref="StoreStats"/> snapshot (operations, tests, health checks).</summary>
+    public sealed record GetStats
+    {
+        public static readonly GetStats Instance = new();
+    }
+
+    /// <summary>What the store holds right now.</summary>
+    /// <param name="Keys">Entries of the key/value map (what GETNUMKEYS answers).</param>
+    /// <param name="Queues">Non-empty queues.</param>
+    /// <param name="QueueItems">Items in all queues.</param>
+    /// <param name="StoredBytes">Bytes of keys and values in the map plus queue items.</param>
+    /// <param name="WaitingConnections">Connections with a WAIT outstanding.</param>
+    /// <param name="WaiterRegistrations">(key, connection) registrations in all waiter lists.</param>
+    public sealed record StoreStats(
+        int Keys,
+        int Queues,
+        long QueueItems,
+        long StoredBytes,
+        int WaitingConnections,
+        int WaiterRegistrations);
+}
+
+/// <summary>A query the store refused; the connection that sent it is closed.</summary>
+/// <param name="Query">The refused query's type.</param>
+/// <param name="Reason">A short, stable name for logs and counters (e.g. <c>add-not-a-number</c>).</param>
+/// <param name="Detail">A human-readable explanation.</param>
+public sealed record Rejection(QueryType Query, string Reason, string Detail);

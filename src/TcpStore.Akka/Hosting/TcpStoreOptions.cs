@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+using Akka.Configuration;
+
+namespace TcpStore.Akka.Hosting;
+
+/// <summary>
+/// Akka.Hosting options for the TcpStore server. Every property is optional: only the ones that are set are
+/// written into HOCON (under <c>tcpstore</c>), so HOCON files and the embedded defaults fill in the rest.
+/// </summary>
+public sealed class TcpStoreOptions
+{
+    /// <summary><c>tcpstore.host</c>: the address to bind.</summary>
+    public string? Host { get; set; }
+
+    /// <summary><c>tcpstore.port</c>: the TCP port; 0 picks a free one.</summary>
+    public int? Port { get; set; }
+
+    /// <summary><c>tcpstore.backlog</c>.</summary>
+    public int? Backlog { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-key-bytes</c>.</summary>
+    public int? MaxKeyBytes { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-value-bytes</c>.</summary>
+    public int? MaxValueBytes { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-keys-per-request</c>.</summary>
+    public int? MaxKeysPerRequest { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-queue-length</c>.</summary>
+    public int? MaxQueueLength { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-connections</c>.</summary>
+    public int? MaxConnections { get; set; }
+
+    /// <summary><c>tcpstore.limits.max-buffered-bytes-per-connection</c>.</summary>
+    public int? MaxBufferedBytesPerConnection { get; set; }
+
+    /// <summary><c>tcpstore.tcp.no-delay</c>.</summary>
+    public bool? NoDelay { get; set; }
+
+    /// <summary><c>tcpstore.tcp.keepalive.enabled</c>.</summary>
+    public bool? KeepAlive { get; set; }
+
+    /// <summary><c>tcpstore.tcp.keepalive.idle</c>.</summary>
+    public TimeSpan? KeepAliveIdle { get; set; }
+
+    /// <summary><c>tcpstore.tcp.keepalive.interval</c>.</summary>
+    public TimeSpan? KeepAliveInterval { get; set; }
+
+    /// <summary><c>tcpstore.tcp.keepalive.probes</c>.</summary>
+    public int? KeepAliveProbes { get; set; }
+
+    /// <summary>The HOCON for the properties that are set, under <c>tcpstore</c>; empty when none is.</summary>
+    public string ToHocon()
+    {
+        var hocon = new StringBuilder();
+        Write(hocon, "host", Host is null ? null : Quote(Host));
+        Write(hocon, "port", Port);
+        Write(hocon, "backlog", Backlog);
+        Write(hocon, "limits.max-key-bytes", MaxKeyBytes);
+        Write(hocon, "limits.max-value-bytes", MaxValueBytes);
+        Write(hocon, "limits.max-keys-per-request", MaxKeysPerRequest);
+        Write(hocon, "limits.max-queue-length", MaxQueueLength);
+        Write(hocon, "limits.max-connections", MaxConnections);
+        Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection);
+        Write(hocon, "tcp.no-delay", OnOff(NoDelay));
+        Write(hocon, "tcp.keepalive.enabled", OnOff(KeepAlive));
+        Write(hocon, "tcp.keepalive.idle", Duration(KeepAliveIdle));
+        Write(hocon, "tcp.keepalive.interval", Duration(KeepAliveInterval));
+        Write(hocon, "tcp.keepalive.probes", KeepAliveProbes);
+        return hocon.ToString();
+    }
+
+    /// <summary>The same as <see cref="ToHocon"/>, parsed.</summary>
+    public Config ToConfig() => ConfigurationFactory.ParseString(ToHocon());
+
+    private static void Write(StringBuilder hocon, string key, object? value)
+    {
+        if (value is null) return;
+        hocon.Append(TcpStoreSettings.ConfigPath).Append('.').Append(key).Append(" = ")
+            .Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    private static string? OnOff(bool? value) => value is null ? null : value.Value ? "on" : "off";
+
+    private static string? Duration(TimeSpan? value) =>
+        value is null ? null : ((long)value.Value.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+
+    private static string Quote(string text) =>
+        "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

@@ -1,0 +1,86 @@
+using Akka.Actor;
+using Akka.Configuration;
+using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Store;
+
+namespace TcpStore.Akka.Hosting;
+
+/// <summary>
+/// Settings of one TcpStore server, read from the <c>tcpstore</c> section of the HOCON configuration: the only
+/// source of truth. Options objects and command-line flags write HOCON; nothing else reads settings.
+/// </summary>
+public sealed record TcpStoreSettings(
+    string Host,
+    int Port,
+    int Backlog,
+    WireLimits WireLimits,
+    StoreLimits StoreLimits,
+    int MaxConnections,
+    int MaxBufferedBytesPerConnection,
+    bool NoDelay,
+    KeepAliveSettings KeepAlive)
+{
+    /// <summary>The root key of every setting.</summary>
+    public const string ConfigPath = "tcpstore";
+
+    private const string ReferenceResource = "TcpStore.Akka.reference.conf";
+
+    /// <summary>The embedded reference configuration (<c>hocon/reference.conf</c>): every key with its default.</summary>
+    public static Config DefaultConfig()
+    {
+        using var stream = typeof(TcpStoreSettings).Assembly.GetManifestResourceStream(ReferenceResource)
+                           ?? throw new InvalidOperationException($"Embedded resource {ReferenceResource} is missing.");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+
+    /// <summary>Reads the settings of <paramref name="system"/>, injecting the reference configuration as fallback.</summary>
+    public static TcpStoreSettings Create(ActorSystem system)
+    {
+        system.Settings.InjectTopLevelFallback(DefaultConfig());
+        return Create(system.Settings.Config.GetConfig(ConfigPath));
+    }
+
+    /// <summary>Reads the settings from a <c>tcpstore</c> section (keys missing from it take their defaults).</summary>
+    public static TcpStoreSettings Create(Config tcpstoreSection)
+    {
+        var config = (tcpstoreSection ?? Config.Empty).WithFallback(DefaultConfig().GetConfig(ConfigPath));
+        var limits = config.GetConfig("limits");
+        var keepAlive = config.GetConfig("tcp.keepalive");
+        return new TcpStoreSettings(
+            Host: config.GetString("host"),
+            Port: Range(config.GetInt("port"), "port", 0, 65535),
+            Backlog: Positive(config.GetInt("backlog"), "backlog"),
+            WireLimits: new WireLimits(
+                MaxKeyBytes: Positive(limits.GetInt("max-key-bytes"), "limits.max-key-bytes"),
+                MaxValueBytes: Positive(limits.GetInt("max-value-bytes"), "limits.max-value-bytes"),
+                MaxKeysPerRequest: Positive(limits.GetInt("max-keys-per-request"), "limits.max-keys-per-request")),
+            StoreLimits: new StoreLimits(
+                MaxQueueLength: Positive(limits.GetInt("max-queue-length"), "limits.max-queue-length")),
+            MaxConnections: Positive(limits.GetInt("max-connections"), "limits.max-connections"),
+            MaxBufferedBytesPerConnection: Positive(
+                limits.GetInt("max-buffered-bytes-per-connection"), "limits.max-buffered-bytes-per-connection"),
+            NoDelay: config.GetBoolean("tcp.no-delay"),
+            KeepAlive: new KeepAliveSettings(
+                Enabled: keepAlive.GetBoolean("enabled"),
+                Idle: keepAlive.GetTimeSpan("idle"),
+                Interval: keepAlive.GetTimeSpan("interval"),
+                Probes: Positive(keepAlive.GetInt("probes"), "tcp.keepalive.probes")));
+    }
+
+    /// <summary>One line naming every limit, for the start-up log.</summary>
+    public string DescribeLimits() =>
+        $"limits: key {WireLimits.MaxKeyBytes} B, value {WireLimits.MaxValueBytes} B, " +
+        $"{WireLimits.MaxKeysPerRequest} keys/request, queue {StoreLimits.MaxQueueLength} items, " +
+        $"{MaxConnections} connections, {MaxBufferedBytesPerConnection} buffered B/connection";
+
+    private static int Positive(int value, string key) => Range(value, key, 1, int.MaxValue);
+
+    private static int Range(int value, string key, int min, int max) =>
+        value < min || value > max
+            ? throw new ConfigurationException($"{ConfigPath}.{key} = {value} is out of range [{min}, {max}].")
+            : value;
+}
+
+/// <summary>TCP keepalive on accepted sockets (<c>tcpstore.tcp.keepalive</c>).</summary>
+public sealed record KeepAliveSettings(bool Enabled, TimeSpan Idle, TimeSpan Interval, int Probes);

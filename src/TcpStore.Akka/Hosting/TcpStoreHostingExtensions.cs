@@ -3,7 +3,7 @@ using Akka.Hosting;
 namespace TcpStore.Akka.Hosting;
 
 /// <summary>Akka.Hosting entry points: <c>builder.WithTcpStore(...)</c>.</summary>
-public static class AkkaHostingExtensions
+public static class TcpStoreHostingExtensions
 {
     /// <summary>The name of the guardian actor (<c>/user/tcpstore</c>).</summary>
     public const string GuardianName = "tcpstore";

@@ -1,0 +1,74 @@
+using Akka.Configuration;
+using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Protocol;
+
+namespace TcpStore.Akka.Tests.Hosting;
+
+public sealed class SettingsTests
+{
+    [Fact]
+    public void Embedded_defaults_are_libuvs_limits_and_pytorchs_port()
+    {
+        var settings = TcpStoreSettings.Create(Config.Empty);
+        Assert.Equal(29500, settings.Port);
+        Assert.Equal("0.0.0.0", settings.Host);
+        Assert.Equal(WireLimits.Default, settings.WireLimits);
+        Assert.Equal(8192, settings.WireLimits.MaxKeyBytes);
+        Assert.Equal(8 * 1024 * 1024, settings.WireLimits.MaxValueBytes);
+        Assert.Equal(131072, settings.WireLimits.MaxKeysPerRequest);
+        Assert.True(settings.Backlog >= 4096);
+        Assert.True(settings.NoDelay);
+        Assert.True(settings.KeepAlive.Enabled);
+    }
+
+    [Fact]
+    public void Options_emit_only_the_keys_that_are_set()
+    {
+        Assert.Equal("", new TcpStoreOptions().ToHocon());
+        var hocon = new TcpStoreOptions { Port = 0, MaxKeyBytes = 100 }.ToHocon();
+        Assert.Equal("tcpstore.port = 0\ntcpstore.limits.max-key-bytes = 100\n", hocon);
+    }
+
+    [Fact]
+    public void Every_option_round_trips_through_hocon_into_settings()
+    {
+        var options = new TcpStoreOptions
+        {
+            Host = "127.0.0.1",
+            Port = 1234,
+            Backlog = 77,
+            MaxKeyBytes = 10,
+            MaxValueBytes = 20,
+            MaxKeysPerRequest = 30,
+            MaxQueueLength = 40,
+            MaxConnections = 50,
+            MaxBufferedBytesPerConnection = 60,
+            NoDelay = false,
+            KeepAlive = true,
+            KeepAliveIdle = TimeSpan.FromSeconds(5),
+            KeepAliveInterval = TimeSpan.FromSeconds(2),
+            KeepAliveProbes = 3,
+        };
+        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        Assert.Equal("127.0.0.1", settings.Host);
+        Assert.Equal(1234, settings.Port);
+        Assert.Equal(77, settings.Backlog);
+        Assert.Equal(new WireLimits(10, 20, 30), settings.WireLimits);
+        Assert.Equal(40, settings.StoreLimits.MaxQueueLength);
+        Assert.Equal(50, settings.MaxConnections);
+        Assert.Equal(60, settings.MaxBufferedBytesPerConnection);
+        Assert.False(settings.NoDelay);
+        Assert.Equal(new KeepAliveSettings(true, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), 3), settings.KeepAlive);
+    }
+
+    [Theory]
+    [InlineData("port = 70000")]
+    [InlineData("limits.max-key-bytes = 0")]
+    [InlineData("limits.max-connections = -1")]
+    public void Out_of_range_settings_are_refused_with_the_key_named(string hocon)
+    {
+        var error = Assert.Throws<ConfigurationException>(
+            () => TcpStoreSettings.Create(ConfigurationFactory.ParseString(hocon)));
+        Assert.Contains(hocon.Split(' ')[0], error.Message);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using TcpStore.Akka.Connections;
+using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Store;
+
+namespace TcpStore.Akka.Tests.Support;
+
+/// <summary>
+/// Our server, in process, on 127.0.0.1 and a free port: its own ActorSystem and a <see cref="TcpStoreGuardian"/>,
+/// exactly as <c>WithTcpStore</c> starts it. Extra HOCON (under <c>tcpstore</c>) sets limits for a test.
+/// </summary>
+public sealed class TestStoreServer : IAsyncDisposable
+{
+    private TestStoreServer(ActorSystem system, IActorRef guardian, IActorRef store, IActorRef listener, int port)
+    {
+        System = system;
+        Guardian = guardian;
+        Store = store;
+        Listener = listener;
+        Port = port;
+    }
+
+    public ActorSystem System { get; }
+    public IActorRef Guardian { get; }
+    public IActorRef Store { get; }
+    public IActorRef Listener { get; }
+    public string Host => "127.0.0.1";
+    public int Port { get; }
+
+    public static async Task<TestStoreServer> StartAsync(string extraHocon = "")
+    {
+        var config = ConfigurationFactory.ParseString(extraHocon)
+            .WithFallback(ConfigurationFactory.ParseString("""
+                tcpstore { host = "127.0.0.1", port = 0 }
+                akka.loglevel = INFO
+                akka.log-dead-letters = off
+                """));
+        var system = ActorSystem.Create("tcpstore-test", config);
+        var guardian = system.ActorOf(TcpStoreGuardian.Props(TcpStoreSettings.Create(system)), "tcpstore");
+        var registry = ActorRegistry.For(system);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var store = await registry.GetAsync<StoreActor>(timeout.Token);
+        var listener = await registry.GetAsync<TcpStoreListener>(timeout.Token);
+        var binding = await listener.Ask<TcpStoreListener.Binding>(
+            TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
+        if (binding.LocalAddress is not IPEndPoint bound)
+        {
+            await system.Terminate();
+            throw new InvalidOperationException($"test server did not bind: {binding.Failure}");
+        }
+
+        return new TestStoreServer(system, guardian, store, listener, bound.Port);
+    }
+
+    public Task<StoreProtocol.StoreStats> StatsAsync() =>
+        Store.Ask<StoreProtocol.StoreStats>(StoreProtocol.GetStats.Instance, TimeSpan.FromSeconds(5));
+
+    public Task<int> ConnectionCountAsync() =>
+        Listener.Ask<int>(TcpStoreListener.GetConnectionCount.Instance, TimeSpan.FromSeconds(5));
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes.</summary>
+    public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition()) return true;
+            await Task.Delay(20);
+        }
+
+        return await condition();
+    }
+
+    public async ValueTask DisposeAsync() => await System.Terminate();
+}

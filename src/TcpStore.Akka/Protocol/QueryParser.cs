@@ -39,9 +39,10 @@ public sealed class QueryParser
     private int _validateBytesMatched;
     private bool _failed;
 
-    // The request being decoded: its type, which of its fields comes next, and the fields completed so far.
+    // The request being decoded: its type and the fields completed so far. A filled slot is a completed field,
+    // so a request resumes at its first empty slot.
     private QueryType? _type;
-    private int _field;
+    private bool _keyCountRead;
     private byte[]? _key;
     private byte[]? _first;
     private byte[]? _second;
@@ -163,7 +164,6 @@ public sealed class QueryParser
                 if (position == data.Length)
                     return position;
                 _type = ReadQueryType(data[position++]);
-                _field = 0;
             }
 
             var query = TryParseArguments(_type.Value, data, ref position);
@@ -230,8 +230,8 @@ public sealed class QueryParser
             case QueryType.Set:
             case QueryType.Append:
             case QueryType.QueuePush:
-                if (!TryReadKeyField(0, type, data, ref position, ref _key)
-                    || !TryReadValueField(1, type, "value", data, ref position, ref _first))
+                if (!TryReadKey(type, data, ref position, ref _key)
+                    || !TryReadValue(type, "value", data, ref position, ref _first))
                     return null;
                 return type switch
                 {
@@ -241,9 +241,9 @@ public sealed class QueryParser
                 };
 
             case QueryType.CompareSet:
-                if (!TryReadKeyField(0, type, data, ref position, ref _key)
-                    || !TryReadValueField(1, type, "expected value", data, ref position, ref _first)
-                    || !TryReadValueField(2, type, "desired value", data, ref position, ref _second))
+                if (!TryReadKey(type, data, ref position, ref _key)
+                    || !TryReadValue(type, "expected value", data, ref position, ref _first)
+                    || !TryReadValue(type, "desired value", data, ref position, ref _second))
                     return null;
                 return new Query.CompareSet(_key!, _first!, _second!);
 
@@ -251,7 +251,7 @@ public sealed class QueryParser
             case QueryType.DeleteKey:
             case QueryType.QueuePop:
             case QueryType.QueueLen:
-                if (!TryReadKeyField(0, type, data, ref position, ref _key))
+                if (!TryReadKey(type, data, ref position, ref _key))
                     return null;
                 return type switch
                 {
@@ -263,7 +263,7 @@ public sealed class QueryParser
 
             case QueryType.Add:
             {
-                if (!TryReadKeyField(0, type, data, ref position, ref _key))
+                if (!TryReadKey(type, data, ref position, ref _key))
                     return null;
                 if (data.Length - position < sizeof(long))
                     return null;
@@ -281,7 +281,7 @@ public sealed class QueryParser
                 while (_keys.Count < _keyCount)
                 {
                     byte[]? key = null;
-                    if (!TryReadBlob(type, data, ref position, _limits.MaxKeyBytes, ViolationReason.KeyTooLong, "key", ref key))
+                    if (!TryReadKey(type, data, ref position, ref key))
                         return null;
                     _keys.Add(key!);
                 }
@@ -299,9 +299,9 @@ public sealed class QueryParser
                 _pairs ??= new List<KeyValuePair<byte[], byte[]>>(Math.Min(_keyCount, MaxPreallocatedKeys));
                 while (_pairs.Count < _keyCount)
                 {
-                    if (!TryReadBlob(type, data, ref position, _limits.MaxKeyBytes, ViolationReason.KeyTooLong, "key", ref _key))
+                    if (!TryReadKey(type, data, ref position, ref _key))
                         return null;
-                    if (!TryReadBlob(type, data, ref position, _limits.MaxValueBytes, ViolationReason.ValueTooLong, "value", ref _first))
+                    if (!TryReadValue(type, "value", data, ref position, ref _first))
                         return null;
                     _pairs.Add(new KeyValuePair<byte[], byte[]>(_key!, _first!));
                     _key = null;
@@ -332,26 +332,11 @@ public sealed class QueryParser
         }
     }
 
-    /// <summary>Reads field number <paramref name="field"/> as a key unless an earlier call already did.</summary>
-    private bool TryReadKeyField(int field, QueryType type, ReadOnlySpan<byte> data, ref int position, ref byte[]? slot)
-    {
-        if (_field > field)
-            return true;
-        if (!TryReadBlob(type, data, ref position, _limits.MaxKeyBytes, ViolationReason.KeyTooLong, "key", ref slot))
-            return false;
-        _field = field + 1;
-        return true;
-    }
+    private bool TryReadKey(QueryType type, ReadOnlySpan<byte> data, ref int position, ref byte[]? slot) =>
+        TryReadBlob(type, data, ref position, _limits.MaxKeyBytes, ViolationReason.KeyTooLong, "key", ref slot);
 
-    private bool TryReadValueField(int field, QueryType type, string what, ReadOnlySpan<byte> data, ref int position, ref byte[]? slot)
-    {
-        if (_field > field)
-            return true;
-        if (!TryReadBlob(type, data, ref position, _limits.MaxValueBytes, ViolationReason.ValueTooLong, what, ref slot))
-            return false;
-        _field = field + 1;
-        return true;
-    }
+    private bool TryReadValue(QueryType type, string what, ReadOnlySpan<byte> data, ref int position, ref byte[]? slot) =>
+        TryReadBlob(type, data, ref position, _limits.MaxValueBytes, ViolationReason.ValueTooLong, what, ref slot);
 
     /// <summary>
     /// Reads a u64-length-prefixed blob into <paramref name="slot"/> unless it is already filled. The limit is checked
@@ -387,7 +372,7 @@ public sealed class QueryParser
     /// <summary>Reads the u64 key (or pair) count of a multi-key request, once.</summary>
     private bool TryReadKeyCount(QueryType type, ReadOnlySpan<byte> data, ref int position)
     {
-        if (_field > 0)
+        if (_keyCountRead)
             return true;
         if (data.Length - position < LengthPrefixBytes)
             return false;
@@ -402,14 +387,14 @@ public sealed class QueryParser
         _keyCount = (int)claimed;
         position += LengthPrefixBytes;
         _completedFieldBytes += LengthPrefixBytes;
-        _field = 1;
+        _keyCountRead = true;
         return true;
     }
 
     private void ResetRequest()
     {
         _type = null;
-        _field = 0;
+        _keyCountRead = false;
         _key = null;
         _first = null;
         _second = null;

@@ -55,8 +55,7 @@ public sealed class QueryDecoder : GraphStage<FlowShape<ByteString, IReadOnlyLis
         {
             _stage = stage;
             _parser = new QueryParser(stage._limits);
-            SetHandler(stage.In, this);
-            SetHandler(stage.Out, this);
+            SetHandlers(stage.In, stage.Out, this);
         }
 
         public override void OnPush()

@@ -603,3 +603,7 @@ public abstract class InteropTests : IAsyncLifetime
 /// <summary>The interop cases against the reference: PyTorch 2.10's own libuv server.</summary>
 public sealed class PyTorchServerInteropTests(PyTorchLibuvTarget target)
     : InteropTests(target), IClassFixture<PyTorchLibuvTarget>;
+
+/// <summary>The same cases against our server: PyTorch's client must not tell the difference.</summary>
+public sealed class OurServerInteropTests(OurServerTarget target)
+    : InteropTests(target), IClassFixture<OurServerTarget>;

@@ -1,3 +1,5 @@
+using TcpStore.Akka.Tests.Support;
+
 namespace TcpStore.Akka.Tests.Interop;
 
 /// <summary>
@@ -68,6 +70,45 @@ public sealed class PyTorchLibuvTarget : StoreTarget
         try
         {
             foreach (var server in _servers) server.Dispose();
+            _servers.Clear();
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+}
+
+/// <summary>Our server (TcpStore.Akka), in this process, exactly as <c>WithTcpStore</c> runs it.</summary>
+public sealed class OurServerTarget : StoreTarget
+{
+    private readonly List<TestStoreServer> _servers = [];
+    private readonly SemaphoreSlim _lock = new(1, 1);
+
+    public override string Name => "TcpStore.Akka";
+
+    public override async Task<(string Host, int Port)> StartAsync()
+    {
+        var server = await TestStoreServer.StartAsync();
+        await _lock.WaitAsync();
+        try
+        {
+            _servers.Add(server);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+
+        return (server.Host, server.Port);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            foreach (var server in _servers) await server.DisposeAsync();
             _servers.Clear();
         }
         finally

@@ -58,12 +58,7 @@ public sealed class StoreActor : ReceiveActor
         Receive<GetStats>(_ => Sender.Tell(Stats()));
     }
 
-    public static Props Props(StoreLimits limits)
-    {
-        ArgumentNullException.ThrowIfNull(limits);
-        ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxQueueLength);
-        return global::Akka.Actor.Props.Create(() => new StoreActor(limits, null));
-    }
+    public static Props Props(StoreLimits limits) => Create(limits, null);
 
     /// <summary>
     /// Test hook: <paramref name="faultInjector"/> runs before each query and may throw, to exercise the
@@ -71,9 +66,25 @@ public sealed class StoreActor : ReceiveActor
     /// </summary>
     internal static Props Props(StoreLimits limits, Action<Query> faultInjector)
     {
-        ArgumentNullException.ThrowIfNull(limits);
         ArgumentNullException.ThrowIfNull(faultInjector);
-        return global::Akka.Actor.Props.Create(() => new StoreActor(limits, faultInjector));
+        return Create(limits, faultInjector);
+    }
+
+    private static Props Create(StoreLimits limits, Action<Query>? faultInjector)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxQueueLength);
+        // A producer keeps the constructor (and the test hook) private; reflection would need a public one.
+        return global::Akka.Actor.Props.CreateBy(new Producer(limits, faultInjector));
+    }
+
+    private sealed class Producer(StoreLimits limits, Action<Query>? faultInjector) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(StoreActor);
+
+        public ActorBase Produce() => new StoreActor(limits, faultInjector);
+
+        public void Release(ActorBase actor) { }
     }
 
     private void ExecuteBatch(Execute execute)

@@ -10,10 +10,10 @@ namespace TcpStore.Akka.Store;
 internal static class DecimalValue
 {
     /// <summary>Reason when the value holds no digits where a number must start.</summary>
-    public const string NotANumber = "add-not-a-number";
+    public const string NotANumber = RejectionReasons.AddNotANumber;
 
     /// <summary>Reason when the digits denote a number outside the int64 range.</summary>
-    public const string OutOfRange = "add-out-of-range";
+    public const string OutOfRange = RejectionReasons.AddOutOfRange;
 
     /// <summary>
     /// Parses like <c>strtoll</c> in the C locale: leading white space (space, \t, \n, \v, \f, \r), an optional

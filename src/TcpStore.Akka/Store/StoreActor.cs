@@ -108,7 +108,7 @@ public sealed class StoreActor : ReceiveActor
                 catch (Exception e)
                 {
                     _log.Error(e, "Internal error executing {0} for {1}; rejecting that connection", query.Type, connection);
-                    rejection = new Rejection(query.Type, "internal-error", $"{e.GetType().Name}: {e.Message}");
+                    rejection = new Rejection(query.Type, RejectionReasons.InternalError, $"{e.GetType().Name}: {e.Message}");
                 }
             }
 
@@ -116,7 +116,7 @@ public sealed class StoreActor : ReceiveActor
             {
                 // Nothing of the refused query was stored; the connection will be closed, so forget its WAIT.
                 Forget(connection);
-                if (rejection.Reason != "internal-error")
+                if (rejection.Reason != RejectionReasons.InternalError)
                     _log.Debug("Rejected {0} from {1}: {2} ({3})", rejection.Query, connection, rejection.Reason, rejection.Detail);
             }
             else if (_waiting.TryGetValue(connection, out var waiter))
@@ -311,7 +311,7 @@ public sealed class StoreActor : ReceiveActor
         // answered correctly; the official client never sends a second WAIT before the first is answered or
         // canceled, so we treat it as a broken client.
         if (_waiting.ContainsKey(connection))
-            return new Rejection(QueryType.Wait, "wait-already-pending", "a WAIT of this connection is already outstanding");
+            return new Rejection(QueryType.Wait, RejectionReasons.WaitAlreadyPending, "a WAIT of this connection is already outstanding");
 
         if (IsReady(q.Keys))
         {
@@ -322,6 +322,7 @@ public sealed class StoreActor : ReceiveActor
         // Register under every key absent from the map (B §2.9): registration looks only at the map, so a key
         // that exists only as a non-empty queue is awaited too. Duplicates register (and count) twice.
         var waiter = new Waiter(connection);
+        _waiting.Add(connection, waiter); // first, so that Forget could undo a registration loop cut short
         for (var i = 0; i < q.Keys.Count; i++)
         {
             var key = q.Keys[i];
@@ -337,7 +338,6 @@ public sealed class StoreActor : ReceiveActor
             _registrations++;
         }
 
-        _waiting.Add(connection, waiter);
         waiter.BatchReplies = replies;
         waiter.PendingIndex = replies.Count;
         replies.Add(Reply.WaitPending.Instance);
@@ -406,7 +406,8 @@ public sealed class StoreActor : ReceiveActor
                 continue; // consumed by a wake
             list.Remove(node);
             _registrations--;
-            if (list.Count == 0)
+            // Only drop the list the key maps to now (a list detached by a wake cut short is not it).
+            if (list.Count == 0 && _waiters.TryGetValue(key, out var registered) && ReferenceEquals(registered, list))
                 _waiters.Remove(key);
         }
         waiter.Remaining = 0;
@@ -433,7 +434,7 @@ public sealed class StoreActor : ReceiveActor
         WakeOne(q.Key);
         return null;
 
-        Rejection QueueFull() => new(QueryType.QueuePush, "queue-full",
+        Rejection QueueFull() => new(QueryType.QueuePush, RejectionReasons.QueueFull,
             $"the queue already holds {_limits.MaxQueueLength} items (the configured maximum)");
     }
 

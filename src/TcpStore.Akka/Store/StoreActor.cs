@@ -1,8 +1,457 @@
 using Akka.Actor;
+using Akka.Event;
+using TcpStore.Akka.Protocol;
+using static TcpStore.Akka.Store.StoreProtocol;
 
 namespace TcpStore.Akka.Store;
 
-/// <summary>The only owner of the key/value map, the queues and the waiter lists. (Being written.)</summary>
+/// <summary>
+/// The only owner of the key/value map, the queues and the waiter lists (PROTOCOL.md A and B §2, §3). Every query
+/// runs here, one batch at a time, so no locking is needed. The actor never blocks, never asks and has no timers;
+/// WAITs have no server-side timeout (the client sends CANCEL_WAIT).
+/// </summary>
 public sealed class StoreActor : ReceiveActor
 {
+    /// <summary>One outstanding WAIT of one connection.</summary>
+    private sealed class Waiter(IActorRef connection)
+    {
+        public readonly IActorRef Connection = connection;
+
+        /// <summary>Live registrations left; always equal to the live nodes in <see cref="Registrations"/>.</summary>
+        public int Remaining;
+
+        /// <summary>Every registration this WAIT made, so that forgetting the connection costs O(its keys).
+        /// A node whose <c>List</c> is null has already been consumed by a wake.</summary>
+        public readonly List<(byte[] Key, LinkedListNode<Waiter> Node)> Registrations = [];
+
+        /// <summary>The replies of the batch that registered this WAIT while that batch runs (null afterwards),
+        /// so that a wake within the same batch replaces the <see cref="Reply.WaitPending"/> in place.</summary>
+        public List<Reply>? BatchReplies;
+
+        public int PendingIndex;
+    }
+
+    private static readonly byte[] Empty = [];
+
+    private readonly StoreLimits _limits;
+    private readonly Action<Query>? _faultInjector;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private readonly Dictionary<byte[], byte[]> _kv = new(ByteArrayComparer.Instance);
+    private readonly Dictionary<byte[], Queue<byte[]>> _queues = new(ByteArrayComparer.Instance); // never holds an empty queue
+    private readonly Dictionary<byte[], LinkedList<Waiter>> _waiters = new(ByteArrayComparer.Instance); // never holds an empty list
+    private readonly Dictionary<IActorRef, Waiter> _waiting = [];
+
+    private long _storedBytes;
+    private long _queueItems;
+    private int _registrations;
+
+    // The batch being executed; null between batches.
+    private List<Reply>? _currentReplies;
+
+    private StoreActor(StoreLimits limits, Action<Query>? faultInjector)
+    {
+        _limits = limits;
+        _faultInjector = faultInjector;
+        Receive<Execute>(ExecuteBatch);
+        Receive<ConnectionClosed>(m => Forget(m.Connection));
+        Receive<GetStats>(_ => Sender.Tell(Stats()));
+    }
+
+    public static Props Props(StoreLimits limits) => Create(limits, null);
+
+    /// <summary>
+    /// Test hook: <paramref name="faultInjector"/> runs before each query and may throw, to exercise the
+    /// internal-error path (no query of the closed <see cref="Query"/> union can fail unexpectedly on demand).
+    /// </summary>
+    internal static Props Props(StoreLimits limits, Action<Query> faultInjector)
+    {
+        ArgumentNullException.ThrowIfNull(faultInjector);
+        return Create(limits, faultInjector);
+    }
+
+    private static Props Create(StoreLimits limits, Action<Query>? faultInjector)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxQueueLength);
+        // A producer keeps the constructor (and the test hook) private; reflection would need a public one.
+        return global::Akka.Actor.Props.CreateBy(new Producer(limits, faultInjector));
+    }
+
+    private sealed class Producer(StoreLimits limits, Action<Query>? faultInjector) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(StoreActor);
+
+        public ActorBase Produce() => new StoreActor(limits, faultInjector);
+
+        public void Release(ActorBase actor) { }
+    }
+
+    private void ExecuteBatch(Execute execute)
+    {
+        var connection = execute.Connection;
+        var queries = execute.Queries;
+        // One list per batch: it escapes in Executed. Most queries have one reply (MULTI_GET has one too).
+        var replies = new List<Reply>(queries.Count);
+        _currentReplies = replies;
+        Rejection? rejection = null;
+        try
+        {
+            for (var i = 0; i < queries.Count && rejection is null; i++)
+            {
+                var query = queries[i];
+                try
+                {
+                    _faultInjector?.Invoke(query);
+                    rejection = ExecuteOne(connection, query, replies);
+                }
+                catch (Exception e)
+                {
+                    _log.Error(e, "Internal error executing {0} for {1}; rejecting that connection", query.Type, connection);
+                    rejection = new Rejection(query.Type, RejectionReasons.InternalError, $"{e.GetType().Name}: {e.Message}");
+                }
+            }
+
+            if (rejection is not null)
+            {
+                // Nothing of the refused query was stored; the connection will be closed, so forget its WAIT.
+                Forget(connection);
+                if (rejection.Reason != RejectionReasons.InternalError)
+                    _log.Debug("Rejected {0} from {1}: {2} ({3})", rejection.Query, connection, rejection.Reason, rejection.Detail);
+            }
+            else if (_waiting.TryGetValue(connection, out var waiter))
+            {
+                // The replies list is about to escape; never touch it (nor keep its values alive) afterwards.
+                waiter.BatchReplies = null;
+            }
+        }
+        finally
+        {
+            _currentReplies = null;
+        }
+
+        connection.Tell(new Executed(replies, rejection), Self);
+    }
+
+    /// <returns>A rejection, or null when the query ran; a rejected query has changed nothing.</returns>
+    private Rejection? ExecuteOne(IActorRef connection, Query query, List<Reply> replies)
+    {
+        switch (query)
+        {
+            case Query.Set q:
+                Put(q.Key, q.Value);
+                WakeAll(q.Key);
+                return null;
+
+            case Query.Get q:
+                replies.Add(new Reply.Bytes(_kv.GetValueOrDefault(q.Key, Empty)));
+                return null;
+
+            case Query.CompareSet q:
+                replies.Add(new Reply.Bytes(CompareSet(q)));
+                return null;
+
+            case Query.Add q:
+                return Add(q, replies);
+
+            case Query.Check q:
+                replies.Add(IsReady(q.Keys) ? Reply.CheckResult.ReadyReply : Reply.CheckResult.NotReadyReply);
+                return null;
+
+            case Query.Wait q:
+                return Wait(connection, q, replies);
+
+            case Query.GetNumKeys:
+                replies.Add(new Reply.Integer(_kv.Count));
+                return null;
+
+            case Query.DeleteKey q:
+                // Never wakes (B §2.11): a waiter counts a key once it was set, even if it is deleted later.
+                if (_kv.Remove(q.Key, out var removed))
+                {
+                    _storedBytes -= q.Key.Length + removed.Length;
+                    replies.Add(new Reply.Integer(1));
+                }
+                else
+                {
+                    replies.Add(new Reply.Integer(0));
+                }
+                return null;
+
+            case Query.Append q:
+                Put(q.Key, _kv.TryGetValue(q.Key, out var current) ? Concat(current, q.Value) : q.Value);
+                WakeAll(q.Key);
+                return null;
+
+            case Query.MultiGet q:
+            {
+                var values = new byte[q.Keys.Count][];
+                for (var i = 0; i < values.Length; i++)
+                    values[i] = _kv.GetValueOrDefault(q.Keys[i], Empty);
+                replies.Add(new Reply.MultiBytes(values));
+                return null;
+            }
+
+            case Query.MultiSet q:
+                // Improvement 4: every pair is stored before anyone is woken, so a woken waiter sees them all.
+                for (var i = 0; i < q.Pairs.Count; i++)
+                    Put(q.Pairs[i].Key, q.Pairs[i].Value);
+                for (var i = 0; i < q.Pairs.Count; i++)
+                    WakeAll(q.Pairs[i].Key);
+                return null;
+
+            case Query.CancelWait:
+                Forget(connection);
+                replies.Add(Reply.WaitCanceled.Instance);
+                return null;
+
+            case Query.Ping q:
+                replies.Add(new Reply.Pong(q.Nonce));
+                return null;
+
+            case Query.QueuePush q:
+                return QueuePush(q);
+
+            case Query.QueuePop q:
+                replies.Add(QueuePop(q.Key));
+                return null;
+
+            case Query.QueueLen q:
+                replies.Add(new Reply.Integer(_queues.TryGetValue(q.Key, out var queue) ? queue.Count : 0));
+                return null;
+
+            case Query.ListKeys:
+            {
+                var keys = new byte[_kv.Count][];
+                _kv.Keys.CopyTo(keys, 0);
+                replies.Add(new Reply.KeyList(keys));
+                return null;
+            }
+
+            default:
+                throw new InvalidOperationException($"Unknown query {query.GetType().Name}");
+        }
+    }
+
+    private void Put(byte[] key, byte[] value)
+    {
+        // Values are never mutated in place: replies already sent may share these arrays.
+        if (_kv.TryGetValue(key, out var old))
+            _storedBytes += value.Length - old.Length;
+        else
+            _storedBytes += key.Length + value.Length;
+        _kv[key] = value;
+    }
+
+    private static byte[] Concat(byte[] a, byte[] b)
+    {
+        var result = new byte[a.Length + b.Length];
+        a.CopyTo(result, 0);
+        b.CopyTo(result, a.Length);
+        return result;
+    }
+
+    /// <summary>The four cases of B §2.5; wakes only when a value was stored (improvement 2).</summary>
+    private byte[] CompareSet(Query.CompareSet q)
+    {
+        if (!_kv.TryGetValue(q.Key, out var current))
+        {
+            if (q.Expected.Length != 0)
+                return q.Expected; // libuv "lies to the caller" and stores nothing; we also wake nobody.
+        }
+        else if (!current.AsSpan().SequenceEqual(q.Expected))
+        {
+            return current;
+        }
+
+        Put(q.Key, q.Desired);
+        WakeAll(q.Key);
+        return q.Desired;
+    }
+
+    private Rejection? Add(Query.Add q, List<Reply> replies)
+    {
+        long result;
+        if (_kv.TryGetValue(q.Key, out var current))
+        {
+            if (!DecimalValue.TryParse(current, out var stored, out var reason))
+            {
+                var detail = reason == DecimalValue.OutOfRange
+                    ? "the stored value is outside the int64 range"
+                    : "the stored value is not a decimal integer";
+                return new Rejection(QueryType.Add, reason, detail);
+            }
+            result = unchecked(stored + q.Delta); // like PyTorch: signed overflow is not checked
+        }
+        else
+        {
+            result = q.Delta;
+        }
+
+        Put(q.Key, DecimalValue.Format(result));
+        WakeAll(q.Key);
+        replies.Add(new Reply.Integer(result));
+        return null;
+    }
+
+    /// <summary>CHECK: every key is in the map or names a non-empty queue (B §2.8).</summary>
+    private bool IsReady(IReadOnlyList<byte[]> keys)
+    {
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (!_kv.ContainsKey(keys[i]) && !_queues.ContainsKey(keys[i]))
+                return false;
+        }
+        return true;
+    }
+
+    private Rejection? Wait(IActorRef connection, Query.Wait q, List<Reply> replies)
+    {
+        // libuv overwrites the counter of an outstanding WAIT and keeps its registrations, which can never be
+        // answered correctly; the official client never sends a second WAIT before the first is answered or
+        // canceled, so we treat it as a broken client.
+        if (_waiting.ContainsKey(connection))
+            return new Rejection(QueryType.Wait, RejectionReasons.WaitAlreadyPending, "a WAIT of this connection is already outstanding");
+
+        if (IsReady(q.Keys))
+        {
+            replies.Add(Reply.StopWaiting.Instance);
+            return null;
+        }
+
+        // Register under every key absent from the map (B §2.9): registration looks only at the map, so a key
+        // that exists only as a non-empty queue is awaited too. Duplicates register (and count) twice.
+        var waiter = new Waiter(connection);
+        _waiting.Add(connection, waiter); // first, so that Forget could undo a registration loop cut short
+        for (var i = 0; i < q.Keys.Count; i++)
+        {
+            var key = q.Keys[i];
+            if (_kv.ContainsKey(key))
+                continue;
+            if (!_waiters.TryGetValue(key, out var list))
+            {
+                list = new LinkedList<Waiter>();
+                _waiters.Add(key, list);
+            }
+            waiter.Registrations.Add((key, list.AddLast(waiter)));
+            waiter.Remaining++;
+            _registrations++;
+        }
+
+        waiter.BatchReplies = replies;
+        waiter.PendingIndex = replies.Count;
+        replies.Add(Reply.WaitPending.Instance);
+        return null;
+    }
+
+    /// <summary>Every registration under <paramref name="key"/> counts down once; the list is dropped (B §2.9).</summary>
+    private void WakeAll(byte[] key)
+    {
+        if (!_waiters.Remove(key, out var list))
+            return;
+        while (list.First is { } node)
+        {
+            list.RemoveFirst(); // also marks the node as consumed for Forget
+            _registrations--;
+            if (--node.Value.Remaining == 0)
+                Complete(node.Value);
+        }
+    }
+
+    /// <summary>
+    /// QUEUE_PUSH's wake (improvement 3): consume registrations in order until one connection's WAIT is complete.
+    /// Consumed registrations are removed, so none can later count down a newer WAIT of the same connection.
+    /// </summary>
+    private void WakeOne(byte[] key)
+    {
+        if (!_waiters.TryGetValue(key, out var list))
+            return;
+        while (list.First is { } node)
+        {
+            list.RemoveFirst();
+            _registrations--;
+            if (--node.Value.Remaining == 0)
+            {
+                Complete(node.Value);
+                break;
+            }
+        }
+        if (list.Count == 0)
+            _waiters.Remove(key);
+    }
+
+    private void Complete(Waiter waiter)
+    {
+        _waiting.Remove(waiter.Connection);
+        if (waiter.BatchReplies is { } replies && ReferenceEquals(replies, _currentReplies))
+        {
+            // Woken by a later query of the batch that registered it: STOP_WAITING takes the WAIT's position.
+            replies[waiter.PendingIndex] = Reply.StopWaiting.Instance;
+            waiter.BatchReplies = null;
+        }
+        else
+        {
+            waiter.Connection.Tell(WaitCompleted.Instance, Self);
+        }
+    }
+
+    /// <summary>Drops the connection's outstanding WAIT and all its live registrations, in O(its keys).</summary>
+    private void Forget(IActorRef connection)
+    {
+        if (!_waiting.Remove(connection, out var waiter))
+            return;
+        foreach (var (key, node) in waiter.Registrations)
+        {
+            if (node.List is not { } list)
+                continue; // consumed by a wake
+            list.Remove(node);
+            _registrations--;
+            // Only drop the list the key maps to now (a list detached by a wake cut short is not it).
+            if (list.Count == 0 && _waiters.TryGetValue(key, out var registered) && ReferenceEquals(registered, list))
+                _waiters.Remove(key);
+        }
+        waiter.Remaining = 0;
+        waiter.BatchReplies = null;
+    }
+
+    private Rejection? QueuePush(Query.QueuePush q)
+    {
+        if (!_queues.TryGetValue(q.Key, out var queue))
+        {
+            if (_limits.MaxQueueLength == 0)
+                return QueueFull();
+            queue = new Queue<byte[]>();
+            _queues.Add(q.Key, queue);
+        }
+        else if (queue.Count >= _limits.MaxQueueLength)
+        {
+            return QueueFull();
+        }
+
+        queue.Enqueue(q.Value);
+        _queueItems++;
+        _storedBytes += q.Value.Length;
+        WakeOne(q.Key);
+        return null;
+
+        Rejection QueueFull() => new(QueryType.QueuePush, RejectionReasons.QueueFull,
+            $"the queue already holds {_limits.MaxQueueLength} items (the configured maximum)");
+    }
+
+    private Reply.QueueItem QueuePop(byte[] key)
+    {
+        // Unlike libuv, popping an unknown name creates no entry (an empty queue is indistinguishable anyway).
+        if (!_queues.TryGetValue(key, out var queue))
+            return new Reply.QueueItem(0, null);
+        var length = queue.Count;
+        var item = queue.Dequeue();
+        _queueItems--;
+        _storedBytes -= item.Length;
+        if (queue.Count == 0)
+            _queues.Remove(key);
+        return new Reply.QueueItem(length, item);
+    }
+
+    private StoreStats Stats() =>
+        new(_kv.Count, _queues.Count, _queueItems, _storedBytes, _waiting.Count, _registrations);
 }

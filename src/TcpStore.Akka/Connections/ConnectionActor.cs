@@ -41,7 +41,7 @@ public sealed class ConnectionActor : ReceiveActor
     private IOutboundWriter? _outbound;
     private IActorRef _inbound = ActorRefs.Nobody;
 
-    private ConnectionActor(
+    public ConnectionActor(
         Tcp.IncomingConnection connection, IActorRef store, TcpStoreSettings settings, IMaterializer materializer)
     {
         _connection = connection;

@@ -43,7 +43,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
     private Tcp.ServerBinding? _serverBinding;
     private int _openConnections;
 
-    private TcpStoreListener(TcpStoreSettings settings, IActorRef store)
+    public TcpStoreListener(TcpStoreSettings settings, IActorRef store)
     {
         _settings = settings;
         _store = store;

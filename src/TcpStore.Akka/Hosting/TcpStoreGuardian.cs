@@ -14,7 +14,7 @@ public sealed class TcpStoreGuardian : ReceiveActor
     public static Props Props(TcpStoreSettings settings) =>
         global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings));
 
-    private TcpStoreGuardian(TcpStoreSettings settings)
+    public TcpStoreGuardian(TcpStoreSettings settings)
     {
         var store = Context.ActorOf(StoreActor.Props(settings.StoreLimits), "store");
         var listener = Context.ActorOf(TcpStoreListener.Props(settings, store), "listener");

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace TcpStore.Akka.Tests.Interop;
+namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>
 /// PyTorch 2.10's real TCPStore client (libtorch_cpu.so, through the native shim) against a server target: the

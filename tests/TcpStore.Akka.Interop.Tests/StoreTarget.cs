@@ -1,6 +1,6 @@
 using TcpStore.Akka.Tests.Support;
 
-namespace TcpStore.Akka.Tests.Interop;
+namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>
 /// A TCPStore server that the interop tests drive with PyTorch's real client. One target (an xunit class fixture

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
 
-namespace TcpStore.Akka.Tests.Interop;
+namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>
 /// The harness itself: the shim builds and loads, talks to the real 2.10 objects, and keeps PyTorch's reverse-DNS

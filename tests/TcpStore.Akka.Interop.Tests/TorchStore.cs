@@ -3,7 +3,7 @@ using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace TcpStore.Akka.Tests.Interop;
+namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>An exception thrown by PyTorch's TCPStore, carried across the shim as text.</summary>
 public sealed class TorchStoreException : Exception

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace TcpStore.Akka.Tests.Interop;
+namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>
-/// Builds (once per source/libtorch combination, cached on disk) and loads <c>Interop/native/tcpstore_shim.cpp</c>:
+/// Builds (once per source/libtorch combination, cached on disk) and loads <c>native/tcpstore_shim.cpp</c>:
 /// our C API over PyTorch 2.10's <c>c10d::TCPStore</c> inside <c>libtorch_cpu.so</c> from the NuGet package
 /// <c>libtorch-cpu-linux-x64</c> 2.10.0 (a <c>PackageDownload</c> of the test project).
 /// </summary>
@@ -165,11 +165,11 @@ internal sealed unsafe class NativeShim
 
     private static string FindSource()
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "Interop", "native", SourceFileName);
+        var path = Path.Combine(AppContext.BaseDirectory, "native", SourceFileName);
         if (!File.Exists(path))
         {
             throw new InvalidOperationException(
-                $"Interop: the shim source {path} is missing; the test project copies Interop/native/** to its " +
+                $"Interop: the shim source {path} is missing; the test project copies native/** to its " +
                 "output folder, rebuild it.");
         }
 

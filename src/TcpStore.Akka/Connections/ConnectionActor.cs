@@ -8,6 +8,7 @@ using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Protocol;
 using TcpStore.Akka.Store;
+using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Connections;
 
@@ -183,6 +184,7 @@ public sealed class ConnectionActor : ReceiveActor
 
     private void CloseForCause(QueryType? query, string reason, string detail)
     {
+        TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
         _log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
             query?.ToString() ?? "no query", detail);
         Context.Stop(Self);

@@ -5,6 +5,7 @@ using ByteString = Akka.IO.ByteString;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Connections;
 
@@ -119,11 +120,13 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         {
             _log.Warning("Refusing connection from {0}: max-connections ({1}) reached", connection.RemoteAddress,
                 _settings.MaxConnections);
+            TcpStoreMetrics.Refused("max-connections");
             connection.Flow.RunWith(Source.Empty<ByteString>(), Sink.Ignore<ByteString>(), _materializer);
             return;
         }
 
         _openConnections++;
+        TcpStoreMetrics.ConnectionsAccepted.Add(1);
         Context.Watch(Context.ActorOf(ConnectionActor.Props(connection, _store, _settings, _materializer)));
     }
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using TcpStore.Akka.Protocol;
 
 namespace TcpStore.Akka.Store;
@@ -22,10 +23,12 @@ public static class StoreProtocol
     /// it names was refused, nothing after it was executed, the store has already forgotten the connection, and
     /// the connection must be closed after writing <paramref name="Replies"/>.
     /// </summary>
-    public sealed record Executed(IReadOnlyList<Reply> Replies, Rejection? Rejection = null);
+    public sealed record Executed(IReadOnlyList<Reply> Replies, Rejection? Rejection = null) : IDeadLetterSuppression;
+
+    // Replies to a connection that has just closed are expected; they are not worth a dead-letter log line.
 
     /// <summary>A WAIT of this connection that was answered with <see cref="Reply.WaitPending"/> is now satisfied.</summary>
-    public sealed record WaitCompleted
+    public sealed record WaitCompleted : IDeadLetterSuppression
     {
         public static readonly WaitCompleted Instance = new();
     }

@@ -116,18 +116,29 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
 
     private void Accept(Tcp.IncomingConnection connection)
     {
+        if (connection.RemoteAddress is IPEndPoint peer && !_settings.IsAllowed(peer.Address))
+        {
+            Refuse(connection, "not-allowed", "its address is outside tcpstore.allowed-networks");
+            return;
+        }
+
         if (_openConnections >= _settings.MaxConnections)
         {
-            _log.Warning("Refusing connection from {0}: max-connections ({1}) reached", connection.RemoteAddress,
-                _settings.MaxConnections);
-            TcpStoreMetrics.Refused("max-connections");
-            connection.Flow.RunWith(Source.Empty<ByteString>(), Sink.Ignore<ByteString>(), _materializer);
+            Refuse(connection, "max-connections", $"max-connections ({_settings.MaxConnections}) reached");
             return;
         }
 
         _openConnections++;
         TcpStoreMetrics.ConnectionsAccepted.Add(1);
         Context.Watch(Context.ActorOf(ConnectionActor.Props(connection, _store, _settings, _materializer)));
+    }
+
+    /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>
+    private void Refuse(Tcp.IncomingConnection connection, string reason, string detail)
+    {
+        _log.Warning("Refusing connection from {0}: {1}", connection.RemoteAddress, detail);
+        TcpStoreMetrics.Refused(reason);
+        connection.Flow.RunWith(Source.Empty<ByteString>(), Sink.Cancelled<ByteString>(), _materializer);
     }
 
     private sealed record BindSucceeded(Tcp.ServerBinding Binding);

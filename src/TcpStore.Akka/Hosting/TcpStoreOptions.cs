@@ -16,6 +16,9 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.port</c>: the TCP port; 0 picks a free one.</summary>
     public int? Port { get; set; }
 
+    /// <summary><c>tcpstore.allowed-networks</c>: CIDR blocks of the clients allowed to connect; empty allows all.</summary>
+    public IList<string>? AllowedNetworks { get; set; }
+
     /// <summary><c>tcpstore.backlog</c>.</summary>
     public int? Backlog { get; set; }
 
@@ -58,6 +61,8 @@ public sealed class TcpStoreOptions
         var hocon = new StringBuilder();
         Write(hocon, "host", Host is null ? null : Quote(Host));
         Write(hocon, "port", Port);
+        Write(hocon, "allowed-networks",
+            AllowedNetworks is null ? null : "[" + string.Join(", ", AllowedNetworks.Select(Quote)) + "]");
         Write(hocon, "backlog", Backlog);
         Write(hocon, "limits.max-key-bytes", MaxKeyBytes);
         Write(hocon, "limits.max-value-bytes", MaxValueBytes);

@@ -1,3 +1,4 @@
+using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
 using TcpStore.Akka.Protocol;
@@ -13,6 +14,7 @@ public sealed record TcpStoreSettings(
     string Host,
     int Port,
     int Backlog,
+    IReadOnlyList<IPNetwork> AllowedNetworks,
     WireLimits WireLimits,
     StoreLimits StoreLimits,
     int MaxConnections,
@@ -51,6 +53,7 @@ public sealed record TcpStoreSettings(
             Host: config.GetString("host"),
             Port: Range(config.GetInt("port"), "port", 0, 65535),
             Backlog: Positive(config.GetInt("backlog"), "backlog"),
+            AllowedNetworks: ParseNetworks(config.GetStringList("allowed-networks")),
             WireLimits: new WireLimits(
                 MaxKeyBytes: Positive(limits.GetInt("max-key-bytes"), "limits.max-key-bytes"),
                 MaxValueBytes: Positive(limits.GetInt("max-value-bytes"), "limits.max-value-bytes"),
@@ -73,6 +76,26 @@ public sealed record TcpStoreSettings(
         $"limits: key {WireLimits.MaxKeyBytes} B, value {WireLimits.MaxValueBytes} B, " +
         $"{WireLimits.MaxKeysPerRequest} keys/request, queue {StoreLimits.MaxQueueLength} items, " +
         $"{MaxConnections} connections, {MaxBufferedBytesPerConnection} buffered B/connection";
+
+    /// <summary>Whether a peer may connect: the allowlist is empty, or one of its networks holds the address.</summary>
+    public bool IsAllowed(IPAddress peer)
+    {
+        if (AllowedNetworks.Count == 0) return true;
+        var address = peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer;
+        foreach (var network in AllowedNetworks)
+        {
+            if (network.Contains(address)) return true;
+        }
+
+        return false;
+    }
+
+    private static IReadOnlyList<IPNetwork> ParseNetworks(IList<string> blocks) =>
+        blocks.Select(block => IPNetwork.TryParse(block, out var network)
+                ? network
+                : throw new ConfigurationException(
+                    $"{ConfigPath}.allowed-networks: \"{block}\" is not a CIDR block (e.g. 10.0.0.0/8)."))
+            .ToArray();
 
     private static int Positive(int value, string key) => Range(value, key, 1, int.MaxValue);
 

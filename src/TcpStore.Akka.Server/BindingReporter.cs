@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TcpStore.Akka.Connections;
+using TcpStore.Akka.Hosting;
 
 namespace TcpStore.Akka.Server;
 
@@ -18,8 +19,9 @@ internal sealed class BindingReporter(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var listener = await registry.GetAsync<TcpStoreListener>(cancellationToken);
-        var binding = await listener.Ask<TcpStoreListener.Binding>(
+        // The guardian is registered synchronously when the actor system starts; its children register later.
+        var guardian = registry.Get<TcpStoreGuardian>();
+        var binding = await guardian.Ask<TcpStoreListener.Binding>(
             TcpStoreListener.GetBinding.Instance, BindTimeout, cancellationToken);
         if (binding.LocalAddress is IPEndPoint bound)
         {

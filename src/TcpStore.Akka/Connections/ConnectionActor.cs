@@ -14,10 +14,15 @@ namespace TcpStore.Akka.Connections;
 
 /// <summary>
 /// One accepted socket. Runs the connection's stream (decoder in, <see cref="OutboundBuffer"/> out), forwards each
-/// decoded batch to the <see cref="StoreActor"/> with a tell, writes the replies in request order — holding back
-/// those that follow a WAIT until its STOP_WAITING arrives or it is canceled — and, whatever ends the connection,
-/// tells the store to drop its waiters.
+/// decoded batch to the <see cref="StoreActor"/> with a tell, writes each batch's replies in request order as one
+/// chunk, and, whatever ends the connection, tells the store to drop its waiters.
 /// </summary>
+/// <remarks>
+/// A deferred WAIT's STOP_WAITING is the one reply that does not keep request order, exactly as in both PyTorch
+/// servers: requests after the WAIT are answered at once and STOP_WAITING follows whenever the keys arrive. Tools
+/// rely on it (a WAIT followed by a PING whose echo proves the WAIT is registered), and PyTorch's client never sends
+/// anything after a WAIT but CANCEL_WAIT, whose WAIT_CANCELED the store orders after any STOP_WAITING already sent.
+/// </remarks>
 public sealed class ConnectionActor : ReceiveActor
 {
     public static Props Props(
@@ -33,11 +38,6 @@ public sealed class ConnectionActor : ReceiveActor
 
     // Replies ready to be written, in order; reused because encoding consumes them synchronously.
     private readonly List<Reply> _ready = [];
-
-    // Replies that follow an outstanding WAIT, in order, and their encoded size.
-    private readonly List<Reply> _held = [];
-    private long _heldBytes;
-    private bool _waitPending;
 
     private IOutboundWriter? _outbound;
     private IActorRef _inbound = ActorRefs.Nobody;
@@ -65,7 +65,12 @@ public sealed class ConnectionActor : ReceiveActor
         });
         Receive<StoreProtocol.Executed>(executed =>
         {
-            foreach (var reply in executed.Replies) Route(reply);
+            foreach (var reply in executed.Replies)
+            {
+                // A deferred WAIT has nothing to write yet; its STOP_WAITING comes as WaitCompleted.
+                if (reply is not Reply.WaitPending) _ready.Add(reply);
+            }
+
             if (!Flush()) return;
             if (executed.Rejection is { } rejection)
             {
@@ -75,7 +80,11 @@ public sealed class ConnectionActor : ReceiveActor
 
             _inbound.Tell(InboundAck.Instance);
         });
-        Receive<StoreProtocol.WaitCompleted>(_ => OnWaitCompleted());
+        Receive<StoreProtocol.WaitCompleted>(_ =>
+        {
+            _ready.Add(Reply.StopWaiting.Instance);
+            Flush();
+        });
         Receive<InboundCompleted>(_ =>
         {
             _log.Debug("Connection from {0} closed by the peer", _peer);
@@ -104,51 +113,10 @@ public sealed class ConnectionActor : ReceiveActor
         _outbound?.Complete();
     }
 
-    private void Route(Reply reply)
-    {
-        if (!_waitPending)
-        {
-            if (reply is Reply.WaitPending) _waitPending = true;
-            else _ready.Add(reply);
-            return;
-        }
-
-        if (reply is Reply.WaitCanceled)
-        {
-            // The outstanding WAIT ends without STOP_WAITING: what it held back goes out, then WAIT_CANCELED.
-            _waitPending = false;
-            _ready.AddRange(_held);
-            _held.Clear();
-            _heldBytes = 0;
-            _ready.Add(reply);
-            return;
-        }
-
-        _held.Add(reply);
-        _heldBytes += ReplyEncoder.GetEncodedLength(reply);
-    }
-
-    private void OnWaitCompleted()
-    {
-        if (!_waitPending)
-        {
-            _log.Warning("Connection from {0}: STOP_WAITING without an outstanding WAIT; ignored", _peer);
-            return;
-        }
-
-        _waitPending = false;
-        _ready.Add(Reply.StopWaiting.Instance);
-        var held = _held.ToArray();
-        _held.Clear();
-        _heldBytes = 0;
-        foreach (var reply in held) Route(reply);
-        Flush();
-    }
-
     /// <summary>Writes the ready replies as one chunk. False when the connection had to be closed instead.</summary>
     private bool Flush()
     {
-        long bytes = _heldBytes;
+        long bytes = 0;
         foreach (var reply in _ready) bytes += ReplyEncoder.GetEncodedLength(reply);
         if (bytes > _settings.MaxBufferedBytesPerConnection)
         {

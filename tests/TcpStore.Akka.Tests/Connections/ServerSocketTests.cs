@@ -120,30 +120,44 @@ public sealed class ServerSocketTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Replies_after_an_outstanding_wait_are_held_until_it_is_answered()
+    public async Task Requests_after_an_outstanding_wait_are_answered_at_once_and_stop_waiting_follows()
     {
+        // As in both PyTorch servers: the deferred STOP_WAITING is the one reply that does not keep request order.
         await using var waiter = await RawClient.ConnectAsync(_server.Port);
         await using var setter = await RawClient.ConnectAsync(_server.Port);
-        await waiter.SendAsync(Wait("/held"), Ping(42), Get("/held"));
-        Assert.True(await waiter.NothingArrivesAsync(Quiet));
-        await setter.SendAsync(Set("/held", "now"));
-        Assert.Equal(0, await waiter.ReadByteAsync());
+        await waiter.SendAsync(Wait("/later"), Ping(42), Get("/later"));
         Assert.Equal(42u, await waiter.ReadUInt32Async());
-        // The GET ran when it arrived, before the SET: request order, not reply time, decides what it saw.
         Assert.Empty(await waiter.ReadVectorAsync());
+        Assert.True(await waiter.NothingArrivesAsync(Quiet));
+        await setter.SendAsync(Set("/later", "now"));
+        Assert.Equal(0, await waiter.ReadByteAsync());
     }
 
     [Fact]
-    public async Task Cancel_wait_releases_held_replies_then_answers_wait_canceled()
+    public async Task Cancel_wait_answers_wait_canceled_and_a_later_set_sends_nothing()
     {
         await using var c = await RawClient.ConnectAsync(_server.Port);
         await c.SendAsync(Wait("/never"), Ping(7));
+        Assert.Equal(7u, await c.ReadUInt32Async());
         Assert.True(await c.NothingArrivesAsync(Quiet));
         await c.SendAsync(CancelWait(), Set("/never", "late"), Ping(8));
-        Assert.Equal(7u, await c.ReadUInt32Async());
         Assert.Equal(1, await c.ReadByteAsync());
         Assert.Equal(8u, await c.ReadUInt32Async());
         Assert.True(await c.NothingArrivesAsync(Quiet));
+    }
+
+    [Fact]
+    public async Task Cancel_after_the_wait_was_satisfied_answers_stop_waiting_then_wait_canceled()
+    {
+        await using var waiter = await RawClient.ConnectAsync(_server.Port);
+        await using var setter = await RawClient.ConnectAsync(_server.Port);
+        await waiter.SendAsync(Wait("/race"), Ping(1));
+        Assert.Equal(1u, await waiter.ReadUInt32Async());
+        await setter.SendAsync(Set("/race", "x"), Ping(2));
+        Assert.Equal(2u, await setter.ReadUInt32Async());
+        await waiter.SendAsync(CancelWait());
+        Assert.Equal(0, await waiter.ReadByteAsync());
+        Assert.Equal(1, await waiter.ReadByteAsync());
     }
 
     [Fact]
@@ -162,7 +176,7 @@ public sealed class ServerSocketTests : IAsyncLifetime
         {
             await using var c = await RawClient.ConnectAsync(_server.Port);
             await c.SendAsync(Wait($"/gone/{i}", "/gone/shared"), Ping(1));
-            Assert.True(await c.NothingArrivesAsync(TimeSpan.FromMilliseconds(20)));
+            Assert.Equal(1u, await c.ReadUInt32Async()); // the echo proves the WAIT is registered
         }
 
         Assert.True(await TestStoreServer.EventuallyAsync(

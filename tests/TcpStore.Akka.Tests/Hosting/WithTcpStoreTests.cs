@@ -46,8 +46,8 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
 
     private async Task<int> BoundPortAsync()
     {
-        var listener = await Registry.GetAsync<TcpStoreListener>();
-        var binding = await listener.Ask<TcpStoreListener.Binding>(TcpStoreListener.GetBinding.Instance,
+        var guardian = Registry.Get<TcpStoreGuardian>();
+        var binding = await guardian.Ask<TcpStoreListener.Binding>(TcpStoreListener.GetBinding.Instance,
             TimeSpan.FromSeconds(10));
         return Assert.IsType<IPEndPoint>(binding.LocalAddress).Port;
     }
@@ -55,16 +55,17 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
     [Fact]
     public async Task Registers_the_guardian_the_store_and_the_listener_and_serves_clients()
     {
-        var store = await Registry.GetAsync<StoreActor>();
-        var guardian = await Registry.GetAsync<TcpStoreGuardian>();
+        var guardian = Registry.Get<TcpStoreGuardian>();
+        var port = await BoundPortAsync(); // the children are registered by now
+        var store = Registry.Get<StoreActor>();
         Assert.Equal("/user/" + TcpStoreHostingExtensions.GuardianName, guardian.Path.ToStringWithoutAddress());
         var required = _host.Services.GetRequiredService<IRequiredActor<StoreActor>>();
         Assert.Equal(store, await required.GetAsync());
 
-        await using var client = await RawClient.ConnectAsync(await BoundPortAsync());
+        await using var client = await RawClient.ConnectAsync(port);
         await client.SendAsync(Set("/hosted", "yes"), Get("/hosted"));
         Assert.Equal("yes", await client.ReadStringAsync());
-        var stats = await store.Ask<StoreProtocol.StoreStats>(StoreProtocol.GetStats.Instance, TimeSpan.FromSeconds(5));
+        var stats = await guardian.Ask<StoreProtocol.StoreStats>(StoreProtocol.GetStats.Instance, TimeSpan.FromSeconds(5));
         Assert.Equal(1, stats.Keys);
     }
 
@@ -86,6 +87,17 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
         await client.SendAsync(Wait("/until-shutdown"));
         await _host.StopAsync();
         Assert.True(await client.ClosedByServerAsync());
-        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(async () => await RawClient.ConnectAsync(port));
+        Assert.True(await TestStoreServer.EventuallyAsync(async () =>
+        {
+            try
+            {
+                await using var late = await RawClient.ConnectAsync(port);
+                return false;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return true;
+            }
+        }, TimeSpan.FromSeconds(10)));
     }
 }

@@ -1,8 +1,8 @@
 using System.Net;
+using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
-using Tcp = Akka.Streams.Dsl.Tcp;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
@@ -26,11 +26,11 @@ namespace TcpStore.Akka.Connections;
 public sealed class ConnectionActor : ReceiveActor
 {
     public static Props Props(
-        Tcp.IncomingConnection connection, IActorRef store, TcpStoreSettings settings, IMaterializer materializer) =>
-        global::Akka.Actor.Props.Create(() => new ConnectionActor(connection, store, settings, materializer));
+        Socket socket, EndPoint peer, IActorRef store, TcpStoreSettings settings, IMaterializer materializer) =>
+        global::Akka.Actor.Props.Create(() => new ConnectionActor(socket, peer, store, settings, materializer));
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Tcp.IncomingConnection _connection;
+    private readonly Socket _socket;
     private readonly IActorRef _store;
     private readonly TcpStoreSettings _settings;
     private readonly IMaterializer _materializer;
@@ -43,13 +43,13 @@ public sealed class ConnectionActor : ReceiveActor
     private IActorRef _inbound = ActorRefs.Nobody;
 
     public ConnectionActor(
-        Tcp.IncomingConnection connection, IActorRef store, TcpStoreSettings settings, IMaterializer materializer)
+        Socket socket, EndPoint peer, IActorRef store, TcpStoreSettings settings, IMaterializer materializer)
     {
-        _connection = connection;
+        _socket = socket;
         _store = store;
         _settings = settings;
         _materializer = materializer;
-        _peer = connection.RemoteAddress;
+        _peer = peer;
 
         Receive<InboundStarted>(_ =>
         {
@@ -103,7 +103,9 @@ public sealed class ConnectionActor : ReceiveActor
                     ex => new InboundFailed(ex))),
             OutboundBuffer.Create(_settings.MaxBufferedBytesPerConnection),
             Keep.Right);
-        _outbound = _connection.Flow.JoinMaterialized(handler, Keep.Right).Run(_materializer);
+        _outbound = SocketConnection.Create(_socket, _settings.ReceiveChunkBytes)
+            .JoinMaterialized(handler, Keep.Right)
+            .Run(_materializer);
     }
 
     protected override void PostStop()

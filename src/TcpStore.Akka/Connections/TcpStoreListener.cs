@@ -1,7 +1,8 @@
 using System.Net;
+using System.Net.Sockets;
+using Akka;
 using Akka.Actor;
 using Akka.Event;
-using ByteString = Akka.IO.ByteString;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
@@ -10,16 +11,16 @@ using TcpStore.Akka.Telemetry;
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// Binds the store's TCP port with an Akka.Streams binding and turns every accepted connection into a child
-/// <see cref="ConnectionActor"/>. Enforces <c>max-connections</c>. Stopping it unbinds the port and closes every
+/// Binds the store's TCP port, runs the <see cref="SocketAcceptor"/> stream of accepted sockets, and turns every
+/// accepted connection into a child <see cref="ConnectionActor"/>. Enforces <c>max-connections</c>. Stopping it unbinds the port and closes every
 /// connection (its children and the streams of its materializer stop with it).
 /// </summary>
-public sealed class TcpStoreListener : ReceiveActor, IWithStash
+public sealed class TcpStoreListener : ReceiveActor
 {
     public static Props Props(TcpStoreSettings settings, IActorRef store) =>
         global::Akka.Actor.Props.Create(() => new TcpStoreListener(settings, store));
 
-    /// <summary>Ask for the <see cref="Binding"/>; answered once the bind has succeeded or failed.</summary>
+    /// <summary>Ask for the <see cref="Binding"/>: where the listener is bound, or why it could not bind.</summary>
     public sealed record GetBinding
     {
         public static readonly GetBinding Instance = new();
@@ -41,7 +42,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
     private readonly TcpStoreSettings _settings;
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
-    private Tcp.ServerBinding? _serverBinding;
+    private Socket? _listenSocket;
     private int _openConnections;
 
     public TcpStoreListener(TcpStoreSettings settings, IActorRef store)
@@ -50,10 +51,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         _store = store;
         // One materializer per listener, child of this actor: stopping the listener stops every connection stream.
         _materializer = Context.Materializer();
-        AwaitingBind();
     }
-
-    public IStash Stash { get; set; } = null!;
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         // A connection actor that throws is stopped: its PostStop drops its waiters and closes its socket.
@@ -61,52 +59,44 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
 
     protected override void PreStart()
     {
-        var self = Self;
-        Context.System.TcpStream()
-            .Bind(_settings.Host, _settings.Port, _settings.Backlog, TcpSocketOptions.For(_settings),
-                halfClose: false)
-            .To(Sink.ActorRef<Tcp.IncomingConnection>(self, ConnectionSourceEnded.Instance,
-                ex => new ConnectionSourceFailed(ex)))
-            .Run(_materializer)
-            .PipeTo(self, success: binding => new BindSucceeded(binding), failure: ex => new BindFailed(ex));
+        Source<Socket, NotUsed> accepted;
+        try
+        {
+            (_listenSocket, accepted) = SocketAcceptor.Bind(Endpoint(_settings.Host, _settings.Port), _settings.Backlog);
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException)
+        {
+            _log.Error(e, "TcpStore failed to bind {0}:{1}", _settings.Host, _settings.Port);
+            Become(() => Unbound($"{_settings.Host}:{_settings.Port}: {e.Message}"));
+            return;
+        }
+
+        accepted.RunWith(
+            Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)), _materializer);
+        _log.Info("TcpStore listening on {0} (backlog {1}; {2})", _listenSocket.LocalEndPoint, _settings.Backlog,
+            _settings.DescribeLimits());
+        Become(Bound);
     }
 
     protected override void PostStop()
     {
-        _serverBinding?.Unbind();
-        _log.Info("TcpStore listener on {0} stopped", _serverBinding?.LocalAddress);
+        if (_listenSocket is null) return;
+        _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
+        _listenSocket.Dispose(); // unbinds; the acceptor stage completes
     }
 
-    private void AwaitingBind()
-    {
-        Receive<BindSucceeded>(bound =>
-        {
-            _serverBinding = bound.Binding;
-            _log.Info("TcpStore listening on {0} (backlog {1}; {2})", bound.Binding.LocalAddress, _settings.Backlog,
-                _settings.DescribeLimits());
-            Become(Bound);
-            Stash.UnstashAll();
-        });
-        Receive<BindFailed>(failed =>
-        {
-            _log.Error(failed.Cause, "TcpStore failed to bind {0}:{1}", _settings.Host, _settings.Port);
-            Become(() => Unbound(failed.Cause.Message));
-            Stash.UnstashAll();
-        });
-        ReceiveAny(_ => Stash.Stash());
-    }
+    private static IPEndPoint Endpoint(string host, int port) =>
+        new(IPAddress.TryParse(host, out var address) ? address : Dns.GetHostAddresses(host)[0], port);
 
     private void Bound()
     {
-        Receive<Tcp.IncomingConnection>(Accept);
+        Receive<Socket>(Accept);
         Receive<Terminated>(_ => _openConnections--);
-        Receive<GetBinding>(_ => Sender.Tell(new Binding(BoundAddress, null)));
+        Receive<GetBinding>(_ => Sender.Tell(new Binding(_listenSocket!.LocalEndPoint, null)));
         Receive<GetConnectionCount>(_ => Sender.Tell(_openConnections));
-        Receive<ConnectionSourceEnded>(_ => _log.Warning("TcpStore accept stream ended"));
-        Receive<ConnectionSourceFailed>(failed => _log.Error(failed.Cause, "TcpStore accept stream failed"));
+        Receive<AcceptorEnded>(_ => _log.Info("TcpStore stopped accepting connections"));
+        Receive<AcceptorFailed>(failed => _log.Error(failed.Cause, "TcpStore accept stream failed"));
     }
-
-    private EndPoint? BoundAddress => _serverBinding?.LocalAddress;
 
     private void Unbound(string failure)
     {
@@ -114,41 +104,49 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         Receive<GetConnectionCount>(_ => Sender.Tell(0));
     }
 
-    private void Accept(Tcp.IncomingConnection connection)
+    private void Accept(Socket socket)
     {
-        if (connection.RemoteAddress is IPEndPoint peer && !_settings.IsAllowed(peer.Address))
+        var peer = socket.RemoteEndPoint;
+        if (peer is IPEndPoint ip && !_settings.IsAllowed(ip.Address))
         {
-            Refuse(connection, "not-allowed", "its address is outside tcpstore.allowed-networks");
+            Refuse(socket, peer, "not-allowed", "its address is outside tcpstore.allowed-networks");
             return;
         }
 
         if (_openConnections >= _settings.MaxConnections)
         {
-            Refuse(connection, "max-connections", $"max-connections ({_settings.MaxConnections}) reached");
+            Refuse(socket, peer, "max-connections", $"max-connections ({_settings.MaxConnections}) reached");
+            return;
+        }
+
+        try
+        {
+            TcpSocketOptions.Apply(socket, _settings);
+        }
+        catch (SocketException e)
+        {
+            _log.Debug("Connection from {0} failed before it started: {1}", peer, e.Message);
+            socket.Dispose();
             return;
         }
 
         _openConnections++;
         TcpStoreMetrics.ConnectionsAccepted.Add(1);
-        Context.Watch(Context.ActorOf(ConnectionActor.Props(connection, _store, _settings, _materializer)));
+        Context.Watch(Context.ActorOf(ConnectionActor.Props(socket, peer!, _store, _settings, _materializer)));
     }
 
     /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>
-    private void Refuse(Tcp.IncomingConnection connection, string reason, string detail)
+    private void Refuse(Socket socket, EndPoint? peer, string reason, string detail)
     {
-        _log.Warning("Refusing connection from {0}: {1}", connection.RemoteAddress, detail);
+        _log.Warning("Refusing connection from {0}: {1}", peer, detail);
         TcpStoreMetrics.Refused(reason);
-        connection.Flow.RunWith(Source.Empty<ByteString>(), Sink.Cancelled<ByteString>(), _materializer);
+        socket.Dispose();
     }
 
-    private sealed record BindSucceeded(Tcp.ServerBinding Binding);
-
-    private sealed record BindFailed(Exception Cause);
-
-    private sealed record ConnectionSourceEnded
+    private sealed record AcceptorEnded
     {
-        public static readonly ConnectionSourceEnded Instance = new();
+        public static readonly AcceptorEnded Instance = new();
     }
 
-    private sealed record ConnectionSourceFailed(Exception Cause);
+    private sealed record AcceptorFailed(Exception Cause);
 }

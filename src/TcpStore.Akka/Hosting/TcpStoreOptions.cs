@@ -40,6 +40,9 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.limits.max-buffered-bytes-per-connection</c>.</summary>
     public int? MaxBufferedBytesPerConnection { get; set; }
 
+    /// <summary><c>tcpstore.tcp.receive-chunk-bytes</c>.</summary>
+    public int? ReceiveChunkBytes { get; set; }
+
     /// <summary><c>tcpstore.tcp.no-delay</c>.</summary>
     public bool? NoDelay { get; set; }
 
@@ -70,6 +73,7 @@ public sealed class TcpStoreOptions
         Write(hocon, "limits.max-queue-length", MaxQueueLength);
         Write(hocon, "limits.max-connections", MaxConnections);
         Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection);
+        Write(hocon, "tcp.receive-chunk-bytes", ReceiveChunkBytes);
         Write(hocon, "tcp.no-delay", OnOff(NoDelay));
         Write(hocon, "tcp.keepalive.enabled", OnOff(KeepAlive));
         Write(hocon, "tcp.keepalive.idle", Duration(KeepAliveIdle));

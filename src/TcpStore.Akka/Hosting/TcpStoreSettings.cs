@@ -19,6 +19,7 @@ public sealed record TcpStoreSettings(
     StoreLimits StoreLimits,
     int MaxConnections,
     int MaxBufferedBytesPerConnection,
+    int ReceiveChunkBytes,
     bool NoDelay,
     KeepAliveSettings KeepAlive)
 {
@@ -63,6 +64,7 @@ public sealed record TcpStoreSettings(
             MaxConnections: Positive(limits.GetInt("max-connections"), "limits.max-connections"),
             MaxBufferedBytesPerConnection: Positive(
                 limits.GetInt("max-buffered-bytes-per-connection"), "limits.max-buffered-bytes-per-connection"),
+            ReceiveChunkBytes: Range(config.GetInt("tcp.receive-chunk-bytes"), "tcp.receive-chunk-bytes", 512, 16 * 1024 * 1024),
             NoDelay: config.GetBoolean("tcp.no-delay"),
             KeepAlive: new KeepAliveSettings(
                 Enabled: keepAlive.GetBoolean("enabled"),

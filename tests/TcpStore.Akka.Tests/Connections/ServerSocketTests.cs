@@ -185,6 +185,42 @@ public sealed class ServerSocketTests : IAsyncLifetime
         Assert.Equal(0, stats.WaitingConnections);
     }
 
+    [Theory]
+    [InlineData("idle")]
+    [InlineData("after-reply")]
+    [InlineData("request-in-flight")]
+    [InlineData("reset")]
+    [InlineData("bad-input")]
+    public async Task Every_closed_connection_releases_its_actor_and_stream(string how)
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            await using var c = await RawClient.ConnectAsync(_server.Port);
+            switch (how)
+            {
+                case "after-reply":
+                    await c.SendAsync(Ping(1));
+                    await c.ReadUInt32Async();
+                    break;
+                case "request-in-flight":
+                    await c.SendAsync(Enumerable.Repeat(Add("/inflight", 1), 100).ToArray());
+                    break;
+                case "reset":
+                    await c.SendAsync(Wait("/reset-wait"));
+                    c.Socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+                    break;
+                case "bad-input":
+                    await c.SendAsync([200]);
+                    await c.ClosedByServerAsync();
+                    break;
+            }
+        }
+
+        Assert.True(await TestStoreServer.EventuallyAsync(
+            async () => await _server.ConnectionCountAsync() == 0, TimeSpan.FromSeconds(10)),
+            $"{await _server.ConnectionCountAsync()} connection actors still alive");
+    }
+
     [Fact]
     public async Task Wrong_validate_closes_the_connection_and_executes_nothing()
     {

@@ -146,6 +146,7 @@ public static class TcpStoreCli
         {
             var k = p.GetValue(key)!;
             await client.SetAsync(k, s.Value(p, p.GetValue(value)!), ct);
+            await Confirm(client, ct);
             io.Done(s.Json(p), w => w.WriteString("key", k));
             return Ok;
         }));
@@ -297,6 +298,7 @@ public static class TcpStoreCli
         {
             var k = p.GetValue(pushKey)!;
             await client.QueuePushAsync(k, ps.Value(p, p.GetValue(pushValue)!), ct);
+            await Confirm(client, ct);
             io.Done(ps.Json(p), w => w.WriteString("key", k));
             return Ok;
         }));
@@ -364,6 +366,12 @@ public static class TcpStoreCli
         }));
         return command;
     }
+
+    /// <summary>
+    /// SET and QUEUE_PUSH have no reply: a round trip through the store after them means the server has applied them,
+    /// so "OK" is true and the next command (another connection) sees the value.
+    /// </summary>
+    private static Task Confirm(TcpStoreClient client, CancellationToken ct) => client.GetNumKeysAsync(ct);
 
     private static void WriteKeys(Utf8JsonWriter w, string[] keys)
     {

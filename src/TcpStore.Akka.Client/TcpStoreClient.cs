@@ -14,6 +14,9 @@ namespace TcpStore.Akka.Client;
 /// <para>One TCP connection per client. Calls are safe from many threads and run one at a time (one request in flight,
 /// like PyTorch's per-object mutex); a call blocked in a wait holds the connection. Use <see cref="Clone"/> for an
 /// independent connection.</para>
+/// <para>SET, APPEND, MULTI_SET and QUEUE_PUSH have no reply (as in PyTorch): their calls complete once the request is
+/// sent. Later calls on this client see the write; other connections are sure to see it after any call with a reply on
+/// this client, or by waiting for the key.</para>
 /// <para>Keys are strings (UTF-8 on the wire, prefixed with <see cref="TcpStoreClientOptions.KeyPrefix"/>); values are
 /// bytes, with string (UTF-8) conveniences.</para>
 /// <para>Failures: a dropped connection fails the call with <see cref="TcpStoreConnectionException"/> and marks the

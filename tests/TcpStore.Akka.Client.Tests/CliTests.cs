@@ -220,6 +220,7 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     {
         await using var client = await ClientAsync();
         await client.SetAsync(K("text"), "abc");
+        Assert.True(await client.CheckAsync(K("text"))); // SET has no reply: a round trip orders it
         var (code, _, err) = await Run("add", K("text"), "1"); // the server closes the connection: not a number
         Assert.Equal(3, code);
         Assert.Contains("Connection was likely closed", err);

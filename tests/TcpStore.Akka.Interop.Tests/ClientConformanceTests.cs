@@ -293,9 +293,10 @@ public abstract class ClientConformanceTests : IAsyncLifetime
         Assert.Equal(1, await c.RegisterWorkerAsync());
         await raw.SetAsync("unprefixed", "x");
 
-        Assert.Equal(["a", "dir/b"], (await c.ListKeysAsync()).Order(StringComparer.Ordinal));
+        // raw's LIST_KEYS first: SET has no reply, so only a round trip on raw's own connection orders it
         Assert.Equal(
             ["/a", "/dir/b", "init/", "unprefixed"], (await raw.ListKeysAsync()).Order(StringComparer.Ordinal));
+        Assert.Equal(["a", "dir/b"], (await c.ListKeysAsync()).Order(StringComparer.Ordinal));
         Assert.Equal(4, await c.GetNumKeysAsync());
         Assert.Equal("1", await raw.GetStringAsync("init/"));
 
@@ -432,6 +433,7 @@ public abstract class ClientConformanceTests : IAsyncLifetime
         Assert.Equal("w", await net.GetStringAsync(K("from-net")));
 
         await net.QueuePushAsync(K("q"), "job");
+        Assert.Equal(1, await net.QueueLenAsync(K("q"))); // QUEUE_PUSH has no reply: a round trip orders it
         Assert.Equal(1, await torch.QueueLenAsync(K("q")));
         Assert.Equal("job", await torch.QueuePopAsync(K("q"), block: true));
         await torch.QueuePushAsync(K("q"), "reply");
@@ -463,6 +465,7 @@ public abstract class ClientConformanceTests : IAsyncLifetime
         var torch = await TorchClientAsync(server);
         await net.SetAsync("n", "1");
         await torch.SetAsync("t", "2");
+        Assert.True(await torch.CheckAsync("t")); // SET has no reply: a round trip on its connection orders it
         await net.RegisterWorkerAsync();
         string[] expected = ["n", "t"];
         Assert.Equal(expected, (await net.ListKeysAsync()).Order(StringComparer.Ordinal));

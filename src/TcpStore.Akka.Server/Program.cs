@@ -1,13 +1,9 @@
 using System.CommandLine;
-using Akka.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Server;
 
 // The standalone server: flags and environment variables become TcpStoreOptions, which become HOCON under
-// `tcpstore`; a --config file sits between them and the embedded defaults.
+// `tcpstore`; a --config file sits between them and the embedded defaults. `tcpstore serve` runs the same host.
 var hostOption = new Option<string?>("--host")
 {
     Description = "Address to bind (tcpstore.host). Environment: TCPSTORE_HOST. Default: 0.0.0.0 (every interface).",
@@ -24,41 +20,15 @@ var root = new RootCommand("TcpStore.Akka: a wire-compatible PyTorch TCPStore se
 {
     hostOption, portOption, configOption,
 };
-root.SetAction(async (parse, cancellation) =>
+root.SetAction((parse, cancellation) =>
 {
     var options = new TcpStoreOptions
     {
         Host = parse.GetValue(hostOption) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
-        Port = parse.GetValue(portOption) ?? ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
+        Port = parse.GetValue(portOption) ??
+               TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
     };
     var config = parse.GetValue(configOption)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
-    if (config is not null && !File.Exists(config))
-    {
-        Console.Error.WriteLine($"tcpstore-server: config file {config} not found");
-        return 2;
-    }
-
-    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-    builder.Logging.AddSimpleConsole(console =>
-    {
-        console.SingleLine = true;
-        console.TimestampFormat = "HH:mm:ss.fff ";
-    });
-    builder.Services.AddAkka("tcpstore", akka =>
-    {
-        akka.ConfigureLoggers(loggers =>
-        {
-            loggers.ClearLoggers();
-            loggers.AddLoggerFactory();
-        });
-        if (config is not null) akka.AddHoconFile(config, HoconAddMode.Prepend);
-        akka.WithTcpStore(options);
-    });
-    builder.Services.AddHostedService<BindingReporter>();
-    using var host = builder.Build();
-    await host.RunAsync(cancellation);
-    return Environment.ExitCode;
+    return TcpStoreServerHost.RunAsync(options, config, cancellation);
 });
 return await root.Parse(args).InvokeAsync();
-
-static int? ParsePort(string? text) => int.TryParse(text, out var port) ? port : null;

@@ -1,0 +1,3 @@
+using TcpStore.Akka.Cli;
+
+return await TcpStoreCli.RunAsync(args, Console.Out, Console.Error);

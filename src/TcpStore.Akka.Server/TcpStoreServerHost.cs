@@ -1,0 +1,59 @@
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TcpStore.Akka.Hosting;
+
+namespace TcpStore.Akka.Server;
+
+/// <summary>
+/// The standalone server's hosting, shared by <c>tcpstore-server</c> and <c>tcpstore serve</c>: a generic host with
+/// single-line console logging, Akka.Hosting with <c>WithTcpStore</c>, and the <c>READY &lt;port&gt;</c> line.
+/// </summary>
+public static class TcpStoreServerHost
+{
+    /// <summary>
+    /// Runs the server until <paramref name="cancellationToken"/> fires or the process is asked to stop (Ctrl-C,
+    /// SIGTERM). Returns the process exit code: 0 after a clean stop, 1 if the listener could not bind, 2 if
+    /// <paramref name="configFile"/> does not exist.
+    /// </summary>
+    /// <param name="options">Server options (only the properties that are set override HOCON).</param>
+    /// <param name="configFile">A HOCON file whose <c>tcpstore</c>/<c>akka</c> sections override the defaults, or null.</param>
+    /// <param name="cancellationToken">Stops the server.</param>
+    /// <param name="error">Where a missing config file is reported; standard error when null.</param>
+    public static async Task<int> RunAsync(
+        TcpStoreOptions options, string? configFile, CancellationToken cancellationToken, TextWriter? error = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (configFile is not null && !File.Exists(configFile))
+        {
+            (error ?? Console.Error).WriteLine($"tcpstore: config file {configFile} not found");
+            return 2;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.AddAkka("tcpstore", akka =>
+        {
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            if (configFile is not null) akka.AddHoconFile(configFile, HoconAddMode.Prepend);
+            akka.WithTcpStore(options);
+        });
+        builder.Services.AddHostedService<BindingReporter>();
+        Environment.ExitCode = 0;
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return Environment.ExitCode;
+    }
+
+    /// <summary>The port from <c>TCPSTORE_PORT</c>-style text, or null when it is absent or not a number.</summary>
+    public static int? ParsePort(string? text) => int.TryParse(text, out var port) ? port : null;
+}

@@ -41,6 +41,7 @@ public sealed class ConnectionActor : ReceiveActor
 
     private IOutboundWriter? _outbound;
     private IActorRef _inbound = ActorRefs.Nobody;
+    private long _executeSentAt; // Stopwatch timestamp of the batch in flight, for tcpstore.operation.duration
 
     public ConnectionActor(
         Tcp.IncomingConnection connection, IActorRef store, TcpStoreSettings settings, IMaterializer materializer)
@@ -61,10 +62,12 @@ public sealed class ConnectionActor : ReceiveActor
             // The batch is acknowledged when its replies come back: one batch in flight per connection keeps a
             // flooding client from queueing unbounded work at the store.
             _inbound = Sender;
+            _executeSentAt = System.Diagnostics.Stopwatch.GetTimestamp();
             _store.Tell(new StoreProtocol.Execute(Self, queries));
         });
         Receive<StoreProtocol.Executed>(executed =>
         {
+            TcpStoreMetrics.BatchCompleted(_executeSentAt);
             foreach (var reply in executed.Replies) Route(reply);
             if (!Flush()) return;
             if (executed.Rejection is { } rejection)
@@ -177,6 +180,7 @@ public sealed class ConnectionActor : ReceiveActor
                 break;
             default:
                 _log.Debug("Connection from {0} failed: {1}", _peer, cause.Message);
+                TcpStoreMetrics.Error("connection-failed");
                 Context.Stop(Self);
                 break;
         }

@@ -37,12 +37,20 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         public static readonly GetConnectionCount Instance = new();
     }
 
+    /// <summary>Ask for the remote addresses of some connections (ConnectionActor refs, as the store knows them):
+    /// answered with <see cref="Peers"/>, which leaves out the ones that are no longer open.</summary>
+    public sealed record GetPeers(IReadOnlyCollection<IActorRef> Connections);
+
+    /// <summary>The remote address of each asked connection that is still open.</summary>
+    public sealed record Peers(IReadOnlyDictionary<IActorRef, EndPoint> Addresses);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TcpStoreSettings _settings;
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
     private Tcp.ServerBinding? _serverBinding;
     private int _openConnections;
+    private readonly Dictionary<IActorRef, EndPoint> _peers = [];
 
     public TcpStoreListener(TcpStoreSettings settings, IActorRef store)
     {
@@ -74,6 +82,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
     protected override void PostStop()
     {
         _serverBinding?.Unbind();
+        TcpStoreMetrics.Closed(_openConnections);
         _log.Info("TcpStore listener on {0} stopped", _serverBinding?.LocalAddress);
     }
 
@@ -90,6 +99,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         Receive<BindFailed>(failed =>
         {
             _log.Error(failed.Cause, "TcpStore failed to bind {0}:{1}", _settings.Host, _settings.Port);
+            TcpStoreMetrics.Error("bind-failed");
             Become(() => Unbound(failed.Cause.Message));
             Stash.UnstashAll();
         });
@@ -99,7 +109,13 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
     private void Bound()
     {
         Receive<Tcp.IncomingConnection>(Accept);
-        Receive<Terminated>(_ => _openConnections--);
+        Receive<Terminated>(terminated =>
+        {
+            _openConnections--;
+            _peers.Remove(terminated.ActorRef);
+            TcpStoreMetrics.Closed();
+        });
+        Receive<GetPeers>(get => Sender.Tell(new Peers(PeersOf(get.Connections))));
         Receive<GetBinding>(_ => Sender.Tell(new Binding(BoundAddress, null)));
         Receive<GetConnectionCount>(_ => Sender.Tell(_openConnections));
         Receive<ConnectionSourceEnded>(_ => _log.Warning("TcpStore accept stream ended"));
@@ -112,6 +128,17 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
     {
         Receive<GetBinding>(_ => Sender.Tell(new Binding(null, failure)));
         Receive<GetConnectionCount>(_ => Sender.Tell(0));
+        Receive<GetPeers>(_ => Sender.Tell(new Peers(new Dictionary<IActorRef, EndPoint>())));
+    }
+
+    private Dictionary<IActorRef, EndPoint> PeersOf(IReadOnlyCollection<IActorRef> connections)
+    {
+        var peers = new Dictionary<IActorRef, EndPoint>(connections.Count);
+        foreach (var connection in connections)
+        {
+            if (_peers.TryGetValue(connection, out var peer)) peers[connection] = peer;
+        }
+        return peers;
     }
 
     private void Accept(Tcp.IncomingConnection connection)
@@ -126,8 +153,10 @@ public sealed class TcpStoreListener : ReceiveActor, IWithStash
         }
 
         _openConnections++;
-        TcpStoreMetrics.ConnectionsAccepted.Add(1);
-        Context.Watch(Context.ActorOf(ConnectionActor.Props(connection, _store, _settings, _materializer)));
+        TcpStoreMetrics.Accepted();
+        var child = Context.ActorOf(ConnectionActor.Props(connection, _store, _settings, _materializer));
+        _peers[child] = connection.RemoteAddress;
+        Context.Watch(child);
     }
 
     private sealed record BindSucceeded(Tcp.ServerBinding Binding);

@@ -34,9 +34,6 @@ public static class TcpStoreMetrics
         "tcpstore.connections.closed_for_cause", unit: "{connection}",
         description: "Connections closed by the server for a bad request or a limit, by reason and query.");
 
-    /// <summary>Connections open now (accepted and not yet closed).</summary>
-    public static readonly UpDownCounter<long> ConnectionsOpen = Meter.CreateUpDownCounter<long>(
-        "tcpstore.connections.open", unit: "{connection}", description: "Connections open now.");
 
     /// <summary>Every error the server counts, by <c>reason</c>: a refusal, a close for cause (the same reason
     /// names), <c>connection-failed</c> (an I/O error on a socket), <c>bind-failed</c>, <c>internal-error</c>.</summary>
@@ -58,6 +55,13 @@ public static class TcpStoreMetrics
     private static readonly KeyValuePair<string, object?>[] OperationTags = CreateOperationTags();
     private static readonly List<StoreGauges> Stores = [];
     private static readonly AcceptRateWindow AcceptWindow = new();
+    private static long _openConnections;
+
+    /// <summary>Connections open now (accepted and not yet closed). A gauge over a process-wide count, so that a
+    /// listener attached late still reads the right number.</summary>
+    public static readonly ObservableGauge<long> ConnectionsOpen = Meter.CreateObservableGauge(
+        "tcpstore.connections.open", () => Interlocked.Read(ref _openConnections), unit: "{connection}",
+        description: "Connections open now.");
 
     /// <summary>Queries executed by the store, by <c>query</c> type (VALIDATE is not counted: the decoder checks it).</summary>
     public static readonly ObservableCounter<long> Operations = Meter.CreateObservableCounter(
@@ -108,11 +112,12 @@ public static class TcpStoreMetrics
     public static void Accepted()
     {
         ConnectionsAccepted.Add(1);
-        ConnectionsOpen.Add(1);
+        Interlocked.Increment(ref _openConnections);
         AcceptWindow.Record();
     }
 
-    public static void Closed(int connections = 1) => ConnectionsOpen.Add(-connections);
+    /// <summary><paramref name="connections"/> accepted connections have closed.</summary>
+    public static void Closed(int connections = 1) => Interlocked.Add(ref _openConnections, -connections);
 
     public static void Error(string reason) => Errors.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TcpStore.Akka.Admin;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Server;
 
@@ -20,9 +21,15 @@ var configOption = new Option<FileInfo?>("--config")
 {
     Description = "A HOCON file; its `tcpstore` and `akka` sections override the defaults. Environment: TCPSTORE_CONFIG.",
 };
+var adminPortOption = new Option<int?>("--admin-port")
+{
+    Description = "Enable the admin HTTP endpoint (/, /status, /metrics, /healthz) on this port, on 127.0.0.1 unless " +
+                  "tcpstore.admin.host says otherwise; 0 picks a free port (tcpstore.admin.enabled, tcpstore.admin.port). " +
+                  "Environment: TCPSTORE_ADMIN_PORT. Default: off.",
+};
 var root = new RootCommand("TcpStore.Akka: a wire-compatible PyTorch TCPStore server on Akka.NET.")
 {
-    hostOption, portOption, configOption,
+    hostOption, portOption, configOption, adminPortOption,
 };
 root.SetAction(async (parse, cancellation) =>
 {
@@ -30,6 +37,7 @@ root.SetAction(async (parse, cancellation) =>
     {
         Host = parse.GetValue(hostOption) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
         Port = parse.GetValue(portOption) ?? ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
+        AdminPort = parse.GetValue(adminPortOption) ?? ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
     };
     var config = parse.GetValue(configOption)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
     if (config is not null && !File.Exists(config))
@@ -53,6 +61,12 @@ root.SetAction(async (parse, cancellation) =>
         });
         if (config is not null) akka.AddHoconFile(config, HoconAddMode.Prepend);
         akka.WithTcpStore(options);
+    });
+    // Before the BindingReporter, so that `ADMIN <port>` comes before `READY <port>` on standard output.
+    builder.Services.AddTcpStoreAdmin(admin =>
+    {
+        Console.Out.WriteLine($"ADMIN {admin.Port}");
+        Console.Out.Flush();
     });
     builder.Services.AddHostedService<BindingReporter>();
     using var host = builder.Build();

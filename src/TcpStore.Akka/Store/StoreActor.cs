@@ -520,7 +520,7 @@ public sealed class StoreActor : ReceiveActor
         {
             var key = keys[offset + i];
             var value = _kv[key];
-            items[i] = new Entry(key, value.Length, value.Length <= request.PreviewBytes ? value : null);
+            items[i] = new Entry(key, value.Length, request.PreviewBytes > 0 && value.Length <= request.PreviewBytes ? value : null);
         }
         return new Entries(keys.Length, offset, items);
     }

@@ -177,43 +177,49 @@ public static class TcpStoreMetrics
         for (var i = 0; i < tags.Length; i++) tags[i] = new("query", ((QueryType)i).ToString());
         return tags;
     }
+}
 
-    /// <summary>Counts accepts per wall-clock second; reports the last completed second. Accepts are not a
-    /// per-request path, so a lock is fine here.</summary>
-    private sealed class AcceptRateWindow
+/// <summary>Counts accepts per second; reports the last completed second. Accepts are not a per-request path, so a
+/// lock is fine here.</summary>
+internal sealed class AcceptRateWindow
+{
+    private readonly Lock _gate = new();
+    private long _second = -1;
+    private long _count;
+    private long _previous;
+
+    private static long Now => Environment.TickCount64 / 1000;
+
+    public void Record() => Record(Now);
+
+    public long LastSecond() => LastSecond(Now);
+
+    /// <summary>One accept during second <paramref name="second"/> (of any monotonic clock).</summary>
+    public void Record(long second)
     {
-        private readonly Lock _gate = new();
-        private long _second = -1;
-        private long _count;
-        private long _previous;
-
-        public void Record()
+        lock (_gate)
         {
-            var now = Environment.TickCount64 / 1000;
-            lock (_gate)
-            {
-                Roll(now);
-                _count++;
-            }
+            Roll(second);
+            _count++;
         }
+    }
 
-        public long LastSecond()
+    /// <summary>Accepts in the second before <paramref name="second"/>.</summary>
+    public long LastSecond(long second)
+    {
+        lock (_gate)
         {
-            var now = Environment.TickCount64 / 1000;
-            lock (_gate)
-            {
-                Roll(now);
-                return _previous;
-            }
+            Roll(second);
+            return _previous;
         }
+    }
 
-        private void Roll(long now)
-        {
-            if (now == _second) return;
-            _previous = now == _second + 1 ? _count : 0;
-            _second = now;
-            _count = 0;
-        }
+    private void Roll(long now)
+    {
+        if (now <= _second) return;
+        _previous = now == _second + 1 ? _count : 0;
+        _second = now;
+        _count = 0;
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 
 namespace TcpStore.Akka.Telemetry;
@@ -18,7 +19,6 @@ public sealed class MetricsCollector : IDisposable
     private readonly string _meterName;
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<(Instrument Instrument, string Tags), Series> _series = new();
-    private readonly ConcurrentDictionary<Instrument, byte> _instruments = new();
 
     public MetricsCollector(string meterName = TcpStoreMetrics.MeterName)
     {
@@ -26,7 +26,6 @@ public sealed class MetricsCollector : IDisposable
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name != _meterName) return;
-            _instruments[instrument] = 0;
             listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
@@ -136,13 +135,14 @@ public sealed class MetricsCollector : IDisposable
 
     private static string PrometheusName(Sample sample) => PrometheusName(sample.Name, sample.Kind, sample.Unit);
 
+    // Untagged measurements (the per-batch latency) allocate nothing here; tagged ones are rare events.
     private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
-        where T : struct
+        where T : struct, INumber<T>
     {
-        var number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
         var key = tags.Length == 0 ? "" : TagKey(tags);
-        var series = _series.GetOrAdd((instrument, key), static (k, state) => new Series(k.Instrument, state), tags.ToArray());
-        series.Add(number, instrument.IsObservable);
+        if (!_series.TryGetValue((instrument, key), out var series))
+            series = _series.GetOrAdd((instrument, key), new Series(instrument, tags.ToArray()));
+        series.Add(double.CreateChecked(value), instrument.IsObservable);
     }
 
     private static string TagKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)

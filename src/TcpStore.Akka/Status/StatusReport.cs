@@ -26,7 +26,7 @@ public sealed record StatusReport
     /// <summary>Queries executed so far, by query type (this process).</summary>
     public IReadOnlyDictionary<string, long> Operations { get; init; } = new Dictionary<string, long>();
 
-    /// <summary>Errors so far, by reason (this process; empty when no metrics listener runs).</summary>
+    /// <summary>Errors by reason since the admin endpoint started (it counts them with its metrics listener).</summary>
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new Dictionary<string, long>();
 
     public AwaitedKeys Awaited { get; init; } = new();

@@ -16,9 +16,15 @@ var configOption = new Option<FileInfo?>("--config")
 {
     Description = "A HOCON file; its `tcpstore` and `akka` sections override the defaults. Environment: TCPSTORE_CONFIG.",
 };
+var adminPortOption = new Option<int?>("--admin-port")
+{
+    Description = "Enable the admin HTTP endpoint (/, /status, /metrics, /healthz) on this port, on 127.0.0.1 unless " +
+                  "tcpstore.admin.host says otherwise; 0 picks a free port (tcpstore.admin.enabled, tcpstore.admin.port). " +
+                  "Environment: TCPSTORE_ADMIN_PORT. Default: off.",
+};
 var root = new RootCommand("TcpStore.Akka: a wire-compatible PyTorch TCPStore server on Akka.NET.")
 {
-    hostOption, portOption, configOption,
+    hostOption, portOption, configOption, adminPortOption,
 };
 root.SetAction((parse, cancellation) =>
 {
@@ -27,6 +33,8 @@ root.SetAction((parse, cancellation) =>
         Host = parse.GetValue(hostOption) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
         Port = parse.GetValue(portOption) ??
                TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
+        AdminPort = parse.GetValue(adminPortOption) ??
+                    TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
     };
     var config = parse.GetValue(configOption)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
     return TcpStoreServerHost.RunAsync(options, config, cancellation);

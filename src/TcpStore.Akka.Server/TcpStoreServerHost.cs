@@ -2,13 +2,15 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TcpStore.Akka.Admin;
 using TcpStore.Akka.Hosting;
 
 namespace TcpStore.Akka.Server;
 
 /// <summary>
 /// The standalone server's hosting, shared by <c>tcpstore-server</c> and <c>tcpstore serve</c>: a generic host with
-/// single-line console logging, Akka.Hosting with <c>WithTcpStore</c>, and the <c>READY &lt;port&gt;</c> line.
+/// single-line console logging, Akka.Hosting with <c>WithTcpStore</c>, the admin endpoint when
+/// <c>tcpstore.admin.enabled</c>, and the <c>READY &lt;port&gt;</c> line.
 /// </summary>
 public static class TcpStoreServerHost
 {
@@ -46,6 +48,12 @@ public static class TcpStoreServerHost
             });
             if (configFile is not null) akka.AddHoconFile(configFile, HoconAddMode.Prepend);
             akka.WithTcpStore(options);
+        });
+        // Before the BindingReporter, so that `ADMIN <port>` comes before `READY <port>` on standard output.
+        builder.Services.AddTcpStoreAdmin(admin =>
+        {
+            Console.Out.WriteLine($"ADMIN {admin.Port}");
+            Console.Out.Flush();
         });
         builder.Services.AddHostedService<BindingReporter>();
         Environment.ExitCode = 0;

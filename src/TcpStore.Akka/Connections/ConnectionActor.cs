@@ -41,6 +41,7 @@ public sealed class ConnectionActor : ReceiveActor
 
     private IOutboundWriter? _outbound;
     private IActorRef _inbound = ActorRefs.Nobody;
+    private long _executeSentAt; // Stopwatch timestamp of the batch in flight, for tcpstore.operation.duration
 
     public ConnectionActor(
         Socket socket, EndPoint peer, IActorRef store, TcpStoreSettings settings, IMaterializer materializer)
@@ -61,10 +62,12 @@ public sealed class ConnectionActor : ReceiveActor
             // The batch is acknowledged when its replies come back: one batch in flight per connection keeps a
             // flooding client from queueing unbounded work at the store.
             _inbound = Sender;
+            _executeSentAt = System.Diagnostics.Stopwatch.GetTimestamp();
             _store.Tell(new StoreProtocol.Execute(Self, queries));
         });
         Receive<StoreProtocol.Executed>(executed =>
         {
+            TcpStoreMetrics.BatchCompleted(_executeSentAt);
             foreach (var reply in executed.Replies)
             {
                 // A deferred WAIT has nothing to write yet; its STOP_WAITING comes as WaitCompleted.
@@ -147,6 +150,7 @@ public sealed class ConnectionActor : ReceiveActor
                 break;
             default:
                 _log.Debug("Connection from {0} failed: {1}", _peer, cause.Message);
+                TcpStoreMetrics.Error("connection-failed");
                 Context.Stop(Self);
                 break;
         }

@@ -38,12 +38,20 @@ public sealed class TcpStoreListener : ReceiveActor
         public static readonly GetConnectionCount Instance = new();
     }
 
+    /// <summary>Ask for the remote addresses of some connections (ConnectionActor refs, as the store knows them):
+    /// answered with <see cref="Peers"/>, which leaves out the ones that are no longer open.</summary>
+    public sealed record GetPeers(IReadOnlyCollection<IActorRef> Connections);
+
+    /// <summary>The remote address of each asked connection that is still open.</summary>
+    public sealed record Peers(IReadOnlyDictionary<IActorRef, EndPoint> Addresses);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TcpStoreSettings _settings;
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
     private Socket? _listenSocket;
     private int _openConnections;
+    private readonly Dictionary<IActorRef, EndPoint> _peers = [];
 
     public TcpStoreListener(TcpStoreSettings settings, IActorRef store)
     {
@@ -67,6 +75,7 @@ public sealed class TcpStoreListener : ReceiveActor
         catch (Exception e) when (e is SocketException or ArgumentException)
         {
             _log.Error(e, "TcpStore failed to bind {0}:{1}", _settings.Host, _settings.Port);
+            TcpStoreMetrics.Error("bind-failed");
             Become(() => Unbound($"{_settings.Host}:{_settings.Port}: {e.Message}"));
             return;
         }
@@ -80,6 +89,7 @@ public sealed class TcpStoreListener : ReceiveActor
 
     protected override void PostStop()
     {
+        TcpStoreMetrics.Closed(_openConnections);
         if (_listenSocket is null) return;
         _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
         _listenSocket.Dispose(); // unbinds; the acceptor stage completes
@@ -91,7 +101,13 @@ public sealed class TcpStoreListener : ReceiveActor
     private void Bound()
     {
         Receive<Socket>(Accept);
-        Receive<Terminated>(_ => _openConnections--);
+        Receive<Terminated>(terminated =>
+        {
+            _openConnections--;
+            _peers.Remove(terminated.ActorRef);
+            TcpStoreMetrics.Closed();
+        });
+        Receive<GetPeers>(get => Sender.Tell(new Peers(PeersOf(get.Connections))));
         Receive<GetBinding>(_ => Sender.Tell(new Binding(_listenSocket!.LocalEndPoint, null)));
         Receive<GetConnectionCount>(_ => Sender.Tell(_openConnections));
         Receive<AcceptorEnded>(_ => _log.Info("TcpStore stopped accepting connections"));
@@ -102,6 +118,17 @@ public sealed class TcpStoreListener : ReceiveActor
     {
         Receive<GetBinding>(_ => Sender.Tell(new Binding(null, failure)));
         Receive<GetConnectionCount>(_ => Sender.Tell(0));
+        Receive<GetPeers>(_ => Sender.Tell(new Peers(new Dictionary<IActorRef, EndPoint>())));
+    }
+
+    private Dictionary<IActorRef, EndPoint> PeersOf(IReadOnlyCollection<IActorRef> connections)
+    {
+        var peers = new Dictionary<IActorRef, EndPoint>(connections.Count);
+        foreach (var connection in connections)
+        {
+            if (_peers.TryGetValue(connection, out var peer)) peers[connection] = peer;
+        }
+        return peers;
     }
 
     private void Accept(Socket socket)
@@ -131,8 +158,10 @@ public sealed class TcpStoreListener : ReceiveActor
         }
 
         _openConnections++;
-        TcpStoreMetrics.ConnectionsAccepted.Add(1);
-        Context.Watch(Context.ActorOf(ConnectionActor.Props(socket, peer!, _store, _settings, _materializer)));
+        TcpStoreMetrics.Accepted();
+        var child = Context.ActorOf(ConnectionActor.Props(socket, peer!, _store, _settings, _materializer));
+        _peers[child] = peer!;
+        Context.Watch(child);
     }
 
     /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>

@@ -26,7 +26,8 @@ public static class TcpStoreHostingExtensions
     /// <summary>
     /// Runs a TcpStore server in this actor system. The options' HOCON goes first, the embedded defaults last, so
     /// that any HOCON the host adds in between still overrides the defaults. The <see cref="TcpStoreGuardian"/> and
-    /// its store and listener are registered in the <see cref="ActorRegistry"/>.
+    /// its store and listener are registered in the <see cref="ActorRegistry"/>. The listener and store health checks
+    /// (<see cref="TcpStoreHealthChecks"/>) are registered with <c>WithHealthCheck</c>.
     /// </summary>
     public static AkkaConfigurationBuilder WithTcpStore(this AkkaConfigurationBuilder builder, TcpStoreOptions options)
     {
@@ -38,6 +39,7 @@ public static class TcpStoreHostingExtensions
             {
                 var guardian = system.ActorOf(TcpStoreGuardian.Props(TcpStoreSettings.Create(system)), GuardianName);
                 registry.Register<TcpStoreGuardian>(guardian);
-            });
+            })
+            .WithTcpStoreHealthChecks();
     }
 }

@@ -58,6 +58,19 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.tcp.keepalive.probes</c>.</summary>
     public int? KeepAliveProbes { get; set; }
 
+    /// <summary><c>tcpstore.health.store-timeout</c>.</summary>
+    public TimeSpan? StoreHealthTimeout { get; set; }
+
+    /// <summary><c>tcpstore.admin.enabled</c>. When unset, setting <see cref="AdminPort"/> enables the endpoint.</summary>
+    public bool? AdminEnabled { get; set; }
+
+    /// <summary><c>tcpstore.admin.host</c>.</summary>
+    public string? AdminHost { get; set; }
+
+    /// <summary><c>tcpstore.admin.port</c>; setting it also enables the endpoint unless <see cref="AdminEnabled"/> is
+    /// set (this is what the server's <c>--admin-port</c> does).</summary>
+    public int? AdminPort { get; set; }
+
     /// <summary>The HOCON for the properties that are set, under <c>tcpstore</c>; empty when none is.</summary>
     public string ToHocon()
     {
@@ -79,6 +92,10 @@ public sealed class TcpStoreOptions
         Write(hocon, "tcp.keepalive.idle", Duration(KeepAliveIdle));
         Write(hocon, "tcp.keepalive.interval", Duration(KeepAliveInterval));
         Write(hocon, "tcp.keepalive.probes", KeepAliveProbes);
+        Write(hocon, "health.store-timeout", Duration(StoreHealthTimeout));
+        Write(hocon, "admin.enabled", OnOff(AdminEnabled ?? (AdminPort is null ? null : true)));
+        Write(hocon, "admin.host", AdminHost is null ? null : Quote(AdminHost));
+        Write(hocon, "admin.port", AdminPort);
         return hocon.ToString();
     }
 

@@ -26,6 +26,12 @@ public sealed record TcpStoreSettings(
     /// <summary>The root key of every setting.</summary>
     public const string ConfigPath = "tcpstore";
 
+    /// <summary><c>tcpstore.admin</c>: the admin HTTP endpoint.</summary>
+    public AdminSettings Admin { get; init; } = AdminSettings.Default;
+
+    /// <summary><c>tcpstore.health.store-timeout</c>: how long the store health check waits for the store.</summary>
+    public TimeSpan StoreHealthTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     private const string ReferenceResource = "TcpStore.Akka.reference.conf";
 
     /// <summary>The embedded reference configuration (<c>hocon/reference.conf</c>): every key with its default.</summary>
@@ -50,6 +56,7 @@ public sealed record TcpStoreSettings(
         var config = (tcpstoreSection ?? Config.Empty).WithFallback(DefaultConfig().GetConfig(ConfigPath));
         var limits = config.GetConfig("limits");
         var keepAlive = config.GetConfig("tcp.keepalive");
+        var admin = config.GetConfig("admin");
         return new TcpStoreSettings(
             Host: config.GetString("host"),
             Port: Range(config.GetInt("port"), "port", 0, 65535),
@@ -70,8 +77,26 @@ public sealed record TcpStoreSettings(
                 Enabled: keepAlive.GetBoolean("enabled"),
                 Idle: keepAlive.GetTimeSpan("idle"),
                 Interval: keepAlive.GetTimeSpan("interval"),
-                Probes: Positive(keepAlive.GetInt("probes"), "tcp.keepalive.probes")));
+                Probes: Positive(keepAlive.GetInt("probes"), "tcp.keepalive.probes")))
+        {
+            StoreHealthTimeout = PositiveTime(config.GetTimeSpan("health.store-timeout"), "health.store-timeout"),
+            Admin = new AdminSettings(
+                Enabled: admin.GetBoolean("enabled"),
+                Host: admin.GetString("host"),
+                Port: Range(admin.GetInt("port"), "admin.port", 0, 65535),
+                RefreshInterval: PositiveTime(admin.GetTimeSpan("refresh-interval"), "admin.refresh-interval"),
+                PageSize: Positive(admin.GetInt("page-size"), "admin.page-size"),
+                MaxPageSize: Positive(admin.GetInt("max-page-size"), "admin.max-page-size"),
+                ValuePreviewBytes: Range(admin.GetInt("value-preview-bytes"), "admin.value-preview-bytes", 0, 65536),
+                MaxAwaitedKeys: Positive(admin.GetInt("max-awaited-keys"), "admin.max-awaited-keys"),
+                MaxPeersPerKey: Positive(admin.GetInt("max-peers-per-key"), "admin.max-peers-per-key")),
+        };
     }
+
+    private static TimeSpan PositiveTime(TimeSpan value, string key) =>
+        value <= TimeSpan.Zero
+            ? throw new ConfigurationException($"{ConfigPath}.{key} = {value} must be positive.")
+            : value;
 
     /// <summary>One line naming every limit, for the start-up log.</summary>
     public string DescribeLimits() =>
@@ -105,6 +130,22 @@ public sealed record TcpStoreSettings(
         value < min || value > max
             ? throw new ConfigurationException($"{ConfigPath}.{key} = {value} is out of range [{min}, {max}].")
             : value;
+}
+
+/// <summary>The admin HTTP endpoint (<c>tcpstore.admin</c>); see <c>hocon/reference.conf</c> for each key.</summary>
+public sealed record AdminSettings(
+    bool Enabled,
+    string Host,
+    int Port,
+    TimeSpan RefreshInterval,
+    int PageSize,
+    int MaxPageSize,
+    int ValuePreviewBytes,
+    int MaxAwaitedKeys,
+    int MaxPeersPerKey)
+{
+    /// <summary>The embedded defaults: off, loopback, a free port.</summary>
+    public static readonly AdminSettings Default = new(false, "127.0.0.1", 0, TimeSpan.FromSeconds(2), 50, 1000, 64, 200, 500);
 }
 
 /// <summary>TCP keepalive on accepted sockets (<c>tcpstore.tcp.keepalive</c>).</summary>

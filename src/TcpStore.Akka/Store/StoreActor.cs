@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Telemetry;
 using static TcpStore.Akka.Store.StoreProtocol;
 
 namespace TcpStore.Akka.Store;
@@ -36,6 +37,7 @@ public sealed class StoreActor : ReceiveActor
     private readonly StoreLimits _limits;
     private readonly Action<Query>? _faultInjector;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StoreGauges _gauges = new();
 
     private readonly Dictionary<byte[], byte[]> _kv = new(ByteArrayComparer.Instance);
     private readonly Dictionary<byte[], Queue<byte[]>> _queues = new(ByteArrayComparer.Instance); // never holds an empty queue
@@ -53,10 +55,25 @@ public sealed class StoreActor : ReceiveActor
     {
         _limits = limits;
         _faultInjector = faultInjector;
-        Receive<Execute>(ExecuteBatch);
-        Receive<ConnectionClosed>(m => Forget(m.Connection));
+        Receive<Execute>(m =>
+        {
+            ExecuteBatch(m);
+            PublishGauges();
+        });
+        Receive<ConnectionClosed>(m =>
+        {
+            Forget(m.Connection);
+            PublishGauges();
+        });
         Receive<GetStats>(_ => Sender.Tell(Stats()));
+        Receive<GetWaiters>(m => Sender.Tell(ListWaiters(m)));
+        Receive<ListEntries>(m => Sender.Tell(ListEntriesPage(m)));
+        Receive<ListQueues>(m => Sender.Tell(ListQueueNames(m)));
     }
+
+    protected override void PreStart() => TcpStoreMetrics.Register(_gauges);
+
+    protected override void PostStop() => TcpStoreMetrics.Unregister(_gauges);
 
     public static Props Props(StoreLimits limits) => Create(limits, null);
 
@@ -102,6 +119,7 @@ public sealed class StoreActor : ReceiveActor
                 var query = queries[i];
                 try
                 {
+                    TcpStoreMetrics.Operation(query.Type);
                     _faultInjector?.Invoke(query);
                     rejection = ExecuteOne(connection, query, replies);
                 }
@@ -454,4 +472,66 @@ public sealed class StoreActor : ReceiveActor
 
     private StoreStats Stats() =>
         new(_kv.Count, _queues.Count, _queueItems, _storedBytes, _waiting.Count, _registrations);
+
+    /// <summary>Plain field writes for the metrics' observable gauges; nothing is allocated.</summary>
+    private void PublishGauges()
+    {
+        _gauges.Keys = _kv.Count;
+        _gauges.QueueItems = _queueItems;
+        _gauges.StoredBytes = _storedBytes;
+        _gauges.WaitingConnections = _waiting.Count;
+        _gauges.WaiterRegistrations = _registrations;
+    }
+
+    // The status queries below allocate and sort; they serve an operator's page, not the wire protocol.
+
+    private Waiters ListWaiters(GetWaiters request)
+    {
+        var keys = new List<KeyValuePair<byte[], LinkedList<Waiter>>>(_waiters);
+        keys.Sort(static (a, b) =>
+        {
+            var byCount = b.Value.Count.CompareTo(a.Value.Count);
+            return byCount != 0 ? byCount : a.Key.AsSpan().SequenceCompareTo(b.Key);
+        });
+        var result = new List<AwaitedKey>(Math.Min(keys.Count, Math.Max(0, request.MaxKeys)));
+        foreach (var (key, list) in keys)
+        {
+            if (result.Count >= request.MaxKeys) break;
+            var connections = new List<IActorRef>(Math.Min(list.Count, Math.Max(0, request.MaxConnectionsPerKey)));
+            foreach (var waiter in list)
+            {
+                if (connections.Count >= request.MaxConnectionsPerKey) break;
+                connections.Add(waiter.Connection);
+            }
+            result.Add(new AwaitedKey(key, list.Count, connections));
+        }
+        return new Waiters(keys.Count, result);
+    }
+
+    private Entries ListEntriesPage(ListEntries request)
+    {
+        var keys = new byte[_kv.Count][];
+        _kv.Keys.CopyTo(keys, 0);
+        Array.Sort(keys, static (a, b) => a.AsSpan().SequenceCompareTo(b));
+        var offset = Math.Clamp(request.Offset, 0, keys.Length);
+        var count = Math.Clamp(request.Limit, 0, keys.Length - offset);
+        var items = new Entry[count];
+        for (var i = 0; i < count; i++)
+        {
+            var key = keys[offset + i];
+            var value = _kv[key];
+            items[i] = new Entry(key, value.Length, request.PreviewBytes > 0 && value.Length <= request.PreviewBytes ? value : null);
+        }
+        return new Entries(keys.Length, offset, items);
+    }
+
+    private QueueList ListQueueNames(ListQueues request)
+    {
+        var queues = new List<QueueInfo>(_queues.Count);
+        foreach (var (name, queue) in _queues) queues.Add(new QueueInfo(name, queue.Count));
+        queues.Sort(static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        var total = queues.Count;
+        if (total > request.Limit) queues.RemoveRange(Math.Max(0, request.Limit), total - Math.Max(0, request.Limit));
+        return new QueueList(total, queues);
+    }
 }

@@ -56,6 +56,44 @@ public static class StoreProtocol
         long StoredBytes,
         int WaitingConnections,
         int WaiterRegistrations);
+
+    /// <summary>
+    /// Ask who waits for what (the status view): answered with <see cref="Waiters"/>, the awaited keys with the most
+    /// registrations first, at most <paramref name="MaxKeys"/> of them and at most
+    /// <paramref name="MaxConnectionsPerKey"/> connections each (the counts are always exact).
+    /// </summary>
+    public sealed record GetWaiters(int MaxKeys = 1000, int MaxConnectionsPerKey = 1000);
+
+    /// <summary>One absent key that outstanding WAITs are registered on.</summary>
+    /// <param name="Key">The awaited key.</param>
+    /// <param name="Registrations">Registrations on it (a WAIT that names the key twice counts twice).</param>
+    /// <param name="Connections">The registered connections, in registration order, cut at the asked maximum.</param>
+    public sealed record AwaitedKey(byte[] Key, int Registrations, IReadOnlyList<IActorRef> Connections);
+
+    /// <summary>The answer to <see cref="GetWaiters"/>; <paramref name="TotalKeys"/> counts every awaited key.</summary>
+    public sealed record Waiters(int TotalKeys, IReadOnlyList<AwaitedKey> Keys);
+
+    /// <summary>
+    /// Ask for one page of the key/value map, in ordinal byte order of the keys: answered with <see cref="Entries"/>.
+    /// Values up to <paramref name="PreviewBytes"/> long are included (0 includes none).
+    /// </summary>
+    public sealed record ListEntries(int Offset, int Limit, int PreviewBytes = 0);
+
+    /// <summary>One key of the map, the size of its value, and the value itself when it is short enough.</summary>
+    public sealed record Entry(byte[] Key, int ValueBytes, byte[]? Value);
+
+    /// <summary>One page of the map: <paramref name="Total"/> keys in all, these from <paramref name="Offset"/> on.</summary>
+    public sealed record Entries(int Total, int Offset, IReadOnlyList<Entry> Items);
+
+    /// <summary>Ask for the non-empty queues (name and item count), in ordinal byte order: answered with
+    /// <see cref="QueueList"/>, at most <paramref name="Limit"/> of them.</summary>
+    public sealed record ListQueues(int Limit = 1000);
+
+    /// <summary>One non-empty queue.</summary>
+    public sealed record QueueInfo(byte[] Name, int Items);
+
+    /// <summary>The answer to <see cref="ListQueues"/>; <paramref name="Total"/> counts every non-empty queue.</summary>
+    public sealed record QueueList(int Total, IReadOnlyList<QueueInfo> Queues);
 }
 
 /// <summary>A query the store refused; the connection that sent it is closed.</summary>

@@ -1,0 +1,195 @@
+using System.Net;
+using System.Text;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TcpStore.Akka.Connections;
+using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Status;
+using TcpStore.Akka.Store;
+using TcpStore.Akka.Telemetry;
+
+namespace TcpStore.Akka.Admin;
+
+/// <summary>
+/// The admin HTTP endpoint of one TcpStore: a small Kestrel server on <c>tcpstore.admin.host</c>:<c>port</c>
+/// (loopback by default) with <c>/healthz</c>, <c>/metrics</c> (Prometheus text), <c>/status</c> (JSON, see
+/// <see cref="StatusReport"/>) and <c>/</c> (an HTML page that renders <c>/status</c> and refreshes itself).
+/// Started by <see cref="AdminHostingExtensions.AddTcpStoreAdmin"/> in a generic host, or directly with
+/// <see cref="StartAsync"/>.
+/// </summary>
+public sealed class AdminEndpoint : IAsyncDisposable
+{
+    private static readonly Lazy<byte[]> StatusPage = new(() =>
+    {
+        using var stream = typeof(AdminEndpoint).Assembly.GetManifestResourceStream("TcpStore.Akka.Admin.status-page.html")
+                           ?? throw new InvalidOperationException("the status page resource is missing");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    });
+
+    private readonly WebApplication _app;
+    private readonly MetricsCollector _metrics;
+
+    private AdminEndpoint(WebApplication app, MetricsCollector metrics, Uri baseAddress)
+    {
+        _app = app;
+        _metrics = metrics;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary>Where the endpoint listens, e.g. <c>http://127.0.0.1:29510/</c>.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>The bound port (the real one when <c>tcpstore.admin.port</c> is 0).</summary>
+    public int Port => BaseAddress.Port;
+
+    /// <summary>
+    /// Starts the endpoint for the TcpStore running in <paramref name="system"/> (its store and listener are found in
+    /// the <see cref="ActorRegistry"/>). <paramref name="health"/> runs the host's health checks; without it,
+    /// <c>/healthz</c> runs <see cref="TcpStoreHealthChecks"/> directly. <paramref name="settings"/> overrides
+    /// <c>tcpstore.admin</c> (its <c>Enabled</c> is not looked at here).
+    /// </summary>
+    public static async Task<AdminEndpoint> StartAsync(
+        ActorSystem system,
+        AdminSettings? settings = null,
+        Func<CancellationToken, Task<HealthReport>>? health = null,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
+    {
+        var storeSettings = TcpStoreSettings.Create(system);
+        if (settings is not null) storeSettings = storeSettings with { Admin = settings };
+        var admin = storeSettings.Admin;
+        var registry = ActorRegistry.For(system);
+        var store = await RegisteredAsync<StoreActor>(registry, cancellationToken);
+        var listener = await RegisteredAsync<TcpStoreListener>(registry, cancellationToken);
+        var collector = new StatusCollector(store, listener, storeSettings);
+        health ??= ct => RunTcpStoreChecksAsync(system, registry, ct);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (loggerFactory is not null)
+        {
+            builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
+            // One line per request at Information would drown the store's own log (the page polls), and the
+            // inner host's start-up lines repeat the outer host's.
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
+        // The outer host owns Ctrl-C and SIGTERM; this one is stopped by DisposeAsync.
+        builder.Services.AddSingleton<IHostLifetime, PassiveLifetime>();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(ParseAddress(admin.Host), admin.Port));
+
+        var metrics = new MetricsCollector();
+        var app = builder.Build();
+        app.MapGet("/", () => Results.Bytes(StatusPage.Value, "text/html; charset=utf-8"));
+        app.MapGet("/status", async (HttpContext http, int? offset, int? limit) =>
+        {
+            var report = await collector.CollectAsync(offset ?? 0, limit, http.RequestAborted);
+            report = report with { Errors = metrics.SumsBy("tcpstore.errors", "reason") };
+            return Results.Json(report, AdminStatusClient.JsonOptions);
+        });
+        app.MapGet("/metrics", () =>
+        {
+            var text = new StringWriter();
+            metrics.WritePrometheus(text);
+            return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8", Encoding.UTF8);
+        });
+        app.MapGet("/healthz", async (HttpContext http) =>
+        {
+            var report = await health(http.RequestAborted);
+            var body = new
+            {
+                status = report.Status.ToString(),
+                checks = report.Entries.ToDictionary(
+                    e => e.Key,
+                    e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            };
+            return Results.Json(body, AdminStatusClient.JsonOptions,
+                statusCode: report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
+        });
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            metrics.Dispose();
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
+            .Addresses.First();
+        var baseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        return new AdminEndpoint(app, metrics, baseAddress);
+    }
+
+    /// <summary>Runs the component's own two checks, as <c>/healthz</c> does when the host has no health check service.</summary>
+    public static async Task<HealthReport> RunTcpStoreChecksAsync(ActorSystem system, ActorRegistry registry, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var entries = new Dictionary<string, HealthReportEntry>();
+        foreach (var (name, check) in new (string, Func<ActorSystem, ActorRegistry, CancellationToken, Task<HealthCheckResult>>)[]
+                 {
+                     (TcpStoreHealthChecks.ListenerCheckName, TcpStoreHealthChecks.CheckListenerAsync),
+                     (TcpStoreHealthChecks.StoreCheckName, TcpStoreHealthChecks.CheckStoreAsync),
+                 })
+        {
+            var checkStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            var result = await check(system, registry, cancellationToken);
+            entries[name] = new HealthReportEntry(result.Status, result.Description,
+                System.Diagnostics.Stopwatch.GetElapsedTime(checkStarted), result.Exception, result.Data, TcpStoreHealthChecks.Tags);
+        }
+        return new HealthReport(entries, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _metrics.Dispose();
+    }
+
+    private static IPAddress ParseAddress(string host) =>
+        host == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(host, out var address) ? address
+        : throw new ArgumentException($"tcpstore.admin.host must be an IP address (or localhost), not \"{host}\"");
+
+    /// <summary>The guardian registers its children from its own constructor, asynchronously: poll the registry.</summary>
+    private static async Task<IActorRef> RegisteredAsync<TKey>(ActorRegistry registry, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        IActorRef? actor;
+        while (!registry.TryGet<TKey>(out actor))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{typeof(TKey).Name} was never registered; is WithTcpStore configured?");
+            await Task.Delay(10, cancellationToken);
+        }
+        return actor;
+    }
+
+    private sealed class PassiveLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace TcpStore.Akka.Status;
+
+/// <summary>
+/// Reads <c>/status</c> from a running server's admin endpoint (for the <c>tcpstore status</c> command and scripts),
+/// and formats it as text (<see cref="Format"/>).
+/// </summary>
+public sealed class AdminStatusClient(HttpClient http)
+{
+    /// <summary>The JSON options of <c>/status</c> (camelCase, indented).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>Reads the report from <paramref name="adminBase"/> (e.g. <c>http://127.0.0.1:29510/</c>).</summary>
+    public async Task<StatusReport> GetStatusAsync(
+        Uri adminBase, int offset = 0, int? limit = null, CancellationToken cancellationToken = default)
+    {
+        var query = $"status?offset={offset.ToString(CultureInfo.InvariantCulture)}" +
+                    (limit is { } l ? $"&limit={l.ToString(CultureInfo.InvariantCulture)}" : "");
+        var report = await http.GetFromJsonAsync<StatusReport>(new Uri(adminBase, query), JsonOptions, cancellationToken);
+        return report ?? throw new InvalidDataException($"{adminBase}status answered null");
+    }
+
+    /// <summary>The report as text for a terminal: the numbers, the awaited keys with their peers, the key page.</summary>
+    public static string Format(StatusReport report)
+    {
+        var n = report.Numbers;
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"TcpStore on {report.Address ?? "(not bound)"} at {report.Time:u}\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"connections {n.OpenConnections} open ({n.AcceptedLastSecond}/s accepted); keys {n.Keys}; queues {n.Queues} ({n.QueueItems} items); stored {n.StoredBytes} B\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"waiting: {n.WaitingConnections} connections, {n.WaiterRegistrations} registrations on {report.Awaited.Total} keys\n");
+        if (report.Awaited.Items.Count > 0)
+        {
+            text.Append("\nAWAITED KEY\tWAITING\tPEERS\n");
+            foreach (var key in report.Awaited.Items)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{key.Key}\t{key.Waiting}\t{string.Join(' ', key.Peers)}");
+                if (key.PeersTruncated) text.Append(" …");
+                text.Append('\n');
+            }
+        }
+
+        text.Append(CultureInfo.InvariantCulture,
+            $"\nKEY ({report.Keys.Offset + 1}-{report.Keys.Offset + report.Keys.Items.Count} of {report.Keys.Total})\tBYTES\tVALUE\n");
+        foreach (var key in report.Keys.Items)
+            text.Append(CultureInfo.InvariantCulture, $"{key.Key}\t{key.Bytes}\t{key.Value}\n");
+        if (report.Queues.Total > 0)
+        {
+            text.Append("\nQUEUE\tITEMS\n");
+            foreach (var queue in report.Queues.Items)
+                text.Append(CultureInfo.InvariantCulture, $"{queue.Name}\t{queue.Items}\n");
+        }
+        if (report.Errors.Count > 0)
+            text.Append("\nerrors: ").AppendJoin(", ", report.Errors.Select(e => $"{e.Key} {e.Value}")).Append('\n');
+        return text.ToString();
+    }
+}

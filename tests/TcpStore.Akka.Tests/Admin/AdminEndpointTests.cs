@@ -1,0 +1,148 @@
+using System.Net;
+using System.Text.Json;
+using Akka.Actor;
+using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Status;
+using TcpStore.Akka.Tests.Support;
+using static TcpStore.Akka.Tests.Support.Wire;
+
+namespace TcpStore.Akka.Tests.Admin;
+
+/// <summary>The admin endpoint over real HTTP on loopback, against a real server with real socket clients.</summary>
+public sealed class AdminEndpointTests
+{
+    [Fact]
+    public async Task Status_names_each_awaited_key_with_its_waiting_count_and_peers()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        await using var writer = await RawClient.ConnectAsync(admin.Store.Port);
+        await writer.SendAsync(Set("barrier", "2"), Set("init/", "3"));
+        var waiters = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var w = await RawClient.ConnectAsync(admin.Store.Port);
+                waiters.Add(w);
+                await w.SendAsync(i == 0 ? Wait("barrier/last_worker", "rank/3/ready") : Wait("barrier/last_worker"));
+            }
+            await admin.WaitForWaitersAsync(3);
+
+            var report = await new AdminStatusClient(admin.Http).GetStatusAsync(admin.Endpoint.BaseAddress);
+            Assert.Equal($"127.0.0.1:{admin.Store.Port}", report.Address);
+            Assert.Equal(4, report.Numbers.OpenConnections);
+            Assert.Equal(3, report.Numbers.WaitingConnections);
+            Assert.Equal(4, report.Numbers.WaiterRegistrations);
+            Assert.Equal(2, report.Awaited.Total);
+
+            var barrier = report.Awaited.Items[0];
+            Assert.Equal(("barrier/last_worker", 3), (barrier.Key, barrier.Waiting));
+            var peers = waiters.Select(w => w.Socket.LocalEndPoint!.ToString()!).ToList();
+            // In the order the WAITs reached the store, which need not be the order they were sent on three sockets.
+            Assert.Equal(peers.Order(StringComparer.Ordinal), barrier.Peers.Order(StringComparer.Ordinal));
+            Assert.False(barrier.PeersTruncated);
+            var rank3 = report.Awaited.Items[1];
+            Assert.Equal(("rank/3/ready", 1), (rank3.Key, rank3.Waiting));
+            Assert.Equal([peers[0]], rank3.Peers);
+
+            Assert.Equal(2, report.Keys.Total);
+            Assert.Equal([("barrier", 1, "2"), ("init/", 1, "3")], report.Keys.Items.Select(k => (k.Key, k.Bytes, k.Value)));
+
+            var text = AdminStatusClient.Format(report);
+            Assert.Contains($"barrier/last_worker\t3\t{string.Join(' ', barrier.Peers)}\n", text);
+            Assert.Contains($"rank/3/ready\t1\t{peers[0]}\n", text);
+            Assert.Contains("waiting: 3 connections, 4 registrations on 2 keys", text);
+
+            // The key arrives: its waiters leave the list.
+            await writer.SendAsync(Set("barrier/last_worker", "1"));
+            for (var i = 1; i < 3; i++) Assert.Equal(0, await waiters[i].ReadByteAsync()); // STOP_WAITING
+            report = await new AdminStatusClient(admin.Http).GetStatusAsync(admin.Endpoint.BaseAddress);
+            Assert.Equal(["rank/3/ready"], report.Awaited.Items.Select(k => k.Key));
+        }
+        finally
+        {
+            foreach (var w in waiters) await w.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Keys_are_paged_sized_and_shown_as_escaped_text()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        await using var client = await RawClient.ConnectAsync(admin.Store.Port);
+        await client.SendAsync(
+            Set("k0", "a"), Set("k1", new string('x', 1000)), Set("k2", "c"), Set("k3", [0xff, 0x00]), Cat([1], Str(Cat(B("k4"), [0x01])), Str("e")),
+            QueuePush("jobs", "1"), Ping(1));
+        await client.ReadUInt32Async();
+
+        var statusClient = new AdminStatusClient(admin.Http);
+        var page = (await statusClient.GetStatusAsync(admin.Endpoint.BaseAddress, offset: 1, limit: 3)).Keys;
+        Assert.Equal((5, 1, 3), (page.Total, page.Offset, page.Limit));
+        Assert.Equal(["k1", "k2", "k3"], page.Items.Select(k => k.Key));
+        Assert.Equal([1000, 1, 2], page.Items.Select(k => k.Bytes));
+        Assert.Null(page.Items[0].Value); // longer than value-preview-bytes
+        Assert.Null(page.Items[2].Value); // not printable
+
+        var last = await statusClient.GetStatusAsync(admin.Endpoint.BaseAddress, offset: 4, limit: 10);
+        Assert.Equal(@"k4\x01", Assert.Single(last.Keys.Items).Key);
+        Assert.Equal(("jobs", 1), (last.Queues.Items[0].Name, last.Queues.Items[0].Items));
+        Assert.True(last.Operations["Set"] >= 5);
+
+        // Limits above max-page-size are clamped.
+        using var json = JsonDocument.Parse(await admin.Http.GetStringAsync("status?limit=100000"));
+        Assert.Equal(AdminSettings.Default.MaxPageSize, json.RootElement.GetProperty("keys").GetProperty("limit").GetInt32());
+    }
+
+    [Fact]
+    public async Task Healthz_reports_both_checks_and_fails_when_the_store_stops_answering()
+    {
+        await using var admin = await AdminServer.StartAsync("tcpstore.health.store-timeout = 500ms");
+        using (var ok = await admin.Http.GetAsync("healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            using var body = JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
+            Assert.Equal("Healthy", body.RootElement.GetProperty("status").GetString());
+            var checks = body.RootElement.GetProperty("checks");
+            Assert.Equal("Healthy", checks.GetProperty(TcpStoreHealthChecks.ListenerCheckName).GetProperty("status").GetString());
+            Assert.Equal("Healthy", checks.GetProperty(TcpStoreHealthChecks.StoreCheckName).GetProperty("status").GetString());
+        }
+
+        admin.Store.Store.Tell(PoisonPill.Instance);
+        using var failing = await admin.Http.GetAsync("healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failing.StatusCode);
+        Assert.Contains("did not answer", await failing.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Metrics_are_served_in_prometheus_text_format()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        await using (var client = await RawClient.ConnectAsync(admin.Store.Port))
+        {
+            await client.SendAsync(Set("m", "1"), Get("m"));
+            await client.ReadStringAsync();
+        }
+
+        using var response = await admin.Http.GetAsync("metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("version=0.0.4", response.Content.Headers.ContentType.ToString());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE tcpstore_keys gauge\n", text);
+        Assert.Contains("# TYPE tcpstore_operation_duration_seconds histogram\n", text);
+        Assert.Contains("tcpstore_operations_total{query=\"Set\"} ", text);
+    }
+
+    [Fact]
+    public async Task The_page_is_served_and_the_endpoint_binds_loopback_by_default()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        Assert.Equal("127.0.0.1", admin.Endpoint.BaseAddress.Host);
+        using var response = await admin.Http.GetAsync("");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("<title>TcpStore status</title>", html);
+        Assert.Contains("fetch(q", html);
+    }
+}

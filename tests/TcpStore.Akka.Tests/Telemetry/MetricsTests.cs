@@ -1,0 +1,207 @@
+using TcpStore.Akka.Telemetry;
+using TcpStore.Akka.Tests.Support;
+using static TcpStore.Akka.Tests.Support.Wire;
+
+namespace TcpStore.Akka.Tests.Telemetry;
+
+/// <summary>The instruments are per process, so these tests run alone (no other test's traffic in the numbers).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "metrics (process-wide instruments)";
+}
+
+/// <summary>The Meter's instruments, read through a <see cref="MetricsCollector"/> (a MeterListener), as a real
+/// server's traffic drives them.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class MetricsTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public async Task Operations_are_counted_by_query_type_and_batches_are_timed()
+    {
+        await using var server = await TestStoreServer.StartAsync();
+        using var metrics = new MetricsCollector();
+        double Ops(string query) => metrics.Value("tcpstore.operations", ("query", query));
+        var (set, get, add) = (Ops("Set"), Ops("Get"), Ops("Add"));
+        var batches = metrics.Collect().Where(s => s.Name == "tcpstore.operation.duration").Sum(s => s.Count);
+
+        await using var client = await RawClient.ConnectAsync(server.Port);
+        await client.SendAsync(Set("k", "v"), Set("k2", "v"), Get("k"));
+        Assert.Equal("v", await client.ReadStringAsync());
+        await client.SendAsync(Add("n", 5));
+        Assert.Equal(5, await client.ReadInt64Async());
+
+        Assert.Equal(2, Ops("Set") - set);
+        Assert.Equal(1, Ops("Get") - get);
+        Assert.Equal(1, Ops("Add") - add);
+        var duration = metrics.Collect().Single(s => s.Name == "tcpstore.operation.duration");
+        Assert.InRange(duration.Count - batches, 2, 4); // one per batch: the decoder may split or join pipelined requests
+        Assert.True(duration.Value > 0);
+        Assert.Equal("s", duration.Unit);
+        Assert.Equal(duration.Count, duration.Buckets[^1].Count); // +Inf holds every observation
+    }
+
+    [Fact]
+    public async Task Gauges_follow_what_the_store_holds_and_who_waits()
+    {
+        await using var server = await TestStoreServer.StartAsync();
+        using var metrics = new MetricsCollector();
+        var before = Snapshot(metrics);
+
+        await using var writer = await RawClient.ConnectAsync(server.Port);
+        await using var waiter = await RawClient.ConnectAsync(server.Port);
+        await writer.SendAsync(Set("key", "12345"), QueuePush("q", "abc"), QueuePush("q", "de"), Ping(1));
+        await writer.ReadUInt32Async();
+        await waiter.SendAsync(Wait("absent-1", "absent-2"));
+        Assert.True(await TestStoreServer.EventuallyAsync(
+            async () => (await server.StatsAsync()).WaitingConnections == 1, Timeout));
+
+        var after = Snapshot(metrics);
+        Assert.Equal(1, after["tcpstore.keys"] - before["tcpstore.keys"]);
+        Assert.Equal(2, after["tcpstore.queue.items"] - before["tcpstore.queue.items"]);
+        Assert.Equal("key".Length + "12345".Length + "abc".Length + "de".Length,
+            after["tcpstore.stored.bytes"] - before["tcpstore.stored.bytes"]);
+        Assert.Equal(1, after["tcpstore.waiting.connections"] - before["tcpstore.waiting.connections"]);
+        Assert.Equal(2, after["tcpstore.waiting.registrations"] - before["tcpstore.waiting.registrations"]);
+        Assert.Equal(2, after["tcpstore.connections.open"] - before["tcpstore.connections.open"]);
+        Assert.Equal(2, after["tcpstore.connections.accepted"] - before["tcpstore.connections.accepted"]);
+
+        // A closed connection leaves the open count and drops its waiter.
+        await waiter.DisposeAsync();
+        Assert.True(await TestStoreServer.EventuallyAsync(async () =>
+        {
+            var now = Snapshot(metrics);
+            return now["tcpstore.connections.open"] - before["tcpstore.connections.open"] == 1 &&
+                   now["tcpstore.waiting.connections"] == before["tcpstore.waiting.connections"];
+        }, Timeout));
+    }
+
+    [Fact]
+    public async Task Errors_and_refusals_are_counted_by_reason()
+    {
+        await using var server = await TestStoreServer.StartAsync("tcpstore.limits.max-connections = 1");
+        using var metrics = new MetricsCollector();
+        double Errors(string reason) => metrics.Value("tcpstore.errors", ("reason", reason));
+        double Closed(string reason, string query) =>
+            metrics.Value("tcpstore.connections.closed_for_cause", ("query", query), ("reason", reason));
+        var (invalid, maxConnections, addNaN) = (Errors("invalid-validate"), Errors("max-connections"), Errors("add-not-a-number"));
+        var closedAdd = Closed("add-not-a-number", "Add");
+        var refused = metrics.Value("tcpstore.connections.refused", ("reason", "max-connections"));
+
+        await using (var bad = await RawClient.ConnectAsync(server.Port, validate: false))
+        {
+            await bad.SendAsync(Set("k", "v")); // no VALIDATE first
+            Assert.True(await bad.ClosedByServerAsync());
+        }
+        Assert.True(await TestStoreServer.EventuallyAsync(async () => await server.ConnectionCountAsync() == 0, Timeout));
+
+        await using var client = await RawClient.ConnectAsync(server.Port);
+        await client.SendAsync(Set("text", "abc"), Ping(7));
+        await client.ReadUInt32Async();
+        await using (var extra = await RawClient.ConnectAsync(server.Port, validate: false))
+            Assert.True(await extra.ClosedByServerAsync());
+        await client.SendAsync(Add("text", 1));
+        Assert.True(await client.ClosedByServerAsync());
+
+        Assert.True(await TestStoreServer.EventuallyAsync(() => Task.FromResult(Errors("add-not-a-number") - addNaN == 1), Timeout));
+        Assert.Equal(1, Errors("invalid-validate") - invalid);
+        Assert.Equal(1, Errors("max-connections") - maxConnections);
+        Assert.Equal(1, Closed("add-not-a-number", "Add") - closedAdd);
+        Assert.Equal(1, metrics.Value("tcpstore.connections.refused", ("reason", "max-connections")) - refused);
+    }
+
+    [Fact]
+    public async Task The_accept_rate_gauge_reports_the_last_full_second()
+    {
+        await using var server = await TestStoreServer.StartAsync();
+        using var metrics = new MetricsCollector();
+        var clients = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < 5; i++) clients.Add(await RawClient.ConnectAsync(server.Port));
+            Assert.True(await TestStoreServer.EventuallyAsync(
+                () => Task.FromResult(metrics.Value("tcpstore.connections.accept_rate") > 0), TimeSpan.FromSeconds(3)));
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void The_accept_rate_window_counts_per_second_and_forgets_idle_seconds()
+    {
+        var window = new AcceptRateWindow();
+        window.Record(10);
+        window.Record(10);
+        window.Record(10);
+        Assert.Equal(0, window.LastSecond(10)); // second 10 is not over yet
+        Assert.Equal(3, window.LastSecond(11));
+        window.Record(11);
+        Assert.Equal(3, window.LastSecond(11));
+        Assert.Equal(1, window.LastSecond(12));
+        Assert.Equal(0, window.LastSecond(14)); // nothing in second 13
+    }
+
+    [Fact]
+    public async Task Prometheus_text_names_every_instrument_with_its_type()
+    {
+        await using var server = await TestStoreServer.StartAsync();
+        using var metrics = new MetricsCollector();
+        await using (var client = await RawClient.ConnectAsync(server.Port))
+        {
+            await client.SendAsync(Set("p", "1"), Get("p"));
+            await client.ReadStringAsync();
+            await client.SendAsync(Add("p", 1), Add("p", 1));
+            await client.ReadInt64Async();
+            await client.ReadInt64Async();
+        }
+        TcpStoreMetrics.Error("test-reason");
+
+        var text = new StringWriter();
+        metrics.WritePrometheus(text);
+        var lines = text.ToString().Split('\n');
+        foreach (var (name, type) in new[]
+                 {
+                     ("tcpstore_connections_accepted_total", "counter"),
+                     ("tcpstore_connections_open", "gauge"),
+                     ("tcpstore_connections_accept_rate", "gauge"),
+                     ("tcpstore_errors_total", "counter"),
+                     ("tcpstore_operations_total", "counter"),
+                     ("tcpstore_operation_duration_seconds", "histogram"),
+                     ("tcpstore_keys", "gauge"),
+                     ("tcpstore_queue_items", "gauge"),
+                     ("tcpstore_stored_bytes", "gauge"),
+                     ("tcpstore_waiting_connections", "gauge"),
+                     ("tcpstore_waiting_registrations", "gauge"),
+                 })
+        {
+            Assert.Contains($"# TYPE {name} {type}", lines);
+        }
+        Assert.Single(lines, l => l.StartsWith("# TYPE tcpstore_operations_total ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("tcpstore_operations_total{query=\"Add\"} ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("tcpstore_errors_total{reason=\"test-reason\"} ", StringComparison.Ordinal));
+
+        // Histogram buckets are cumulative and end in +Inf, which equals _count.
+        var buckets = lines.Where(l => l.StartsWith("tcpstore_operation_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Select(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..])).ToList();
+        Assert.True(buckets.Count > 2);
+        Assert.Equal(buckets.Order(), buckets);
+        var count = lines.Single(l => l.StartsWith("tcpstore_operation_duration_seconds_count ", StringComparison.Ordinal));
+        Assert.Equal(buckets[^1], long.Parse(count.Split(' ')[1]));
+        Assert.Contains(lines, l => l.StartsWith("tcpstore_operation_duration_seconds_bucket{le=\"+Inf\"} ", StringComparison.Ordinal));
+    }
+
+    private static Dictionary<string, double> Snapshot(MetricsCollector metrics)
+    {
+        var names = new[]
+        {
+            "tcpstore.keys", "tcpstore.queue.items", "tcpstore.stored.bytes", "tcpstore.waiting.connections",
+            "tcpstore.waiting.registrations", "tcpstore.connections.open", "tcpstore.connections.accepted",
+        };
+        var samples = metrics.Collect();
+        return names.ToDictionary(n => n, n => samples.Where(s => s.Name == n).Sum(s => s.Value));
+    }
+}

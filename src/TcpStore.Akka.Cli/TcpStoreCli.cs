@@ -4,6 +4,7 @@ using System.Text.Json;
 using TcpStore.Akka.Client;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Server;
+using TcpStore.Akka.Status;
 
 namespace TcpStore.Akka.Cli;
 
@@ -60,6 +61,7 @@ public static class TcpStoreCli
         root.Subcommands.Add(NumKeys(io));
         root.Subcommands.Add(Queue(io));
         root.Subcommands.Add(Ping(io));
+        root.Subcommands.Add(Status(io));
         root.Subcommands.Add(Bench.Command(io));
         return root;
     }
@@ -82,9 +84,14 @@ public static class TcpStoreCli
         {
             Description = "A HOCON file; its `tcpstore` and `akka` sections override the defaults. Environment: TCPSTORE_CONFIG.",
         };
+        var adminPort = new Option<int?>("--admin-port")
+        {
+            Description = "Enable the admin HTTP endpoint on this port (tcpstore.admin); 0 picks a free one. " +
+                          "Environment: TCPSTORE_ADMIN_PORT. Default: off.",
+        };
         var command = new Command("serve", "Run the TcpStore.Akka server (the same as tcpstore-server); prints READY <port>.")
         {
-            host, port, config,
+            host, port, config, adminPort,
         };
         command.SetAction((parse, ct) =>
         {
@@ -93,6 +100,8 @@ public static class TcpStoreCli
                 Host = parse.GetValue(host) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
                 Port = parse.GetValue(port) ??
                        TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
+                AdminPort = parse.GetValue(adminPort) ??
+                            TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
             };
             var file = parse.GetValue(config)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
             return TcpStoreServerHost.RunAsync(options, file, ct, error);
@@ -364,6 +373,51 @@ public static class TcpStoreCli
 
             return Ok;
         }));
+        return command;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // status (the admin endpoint, not the store port)
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static Command Status(Io io)
+    {
+        var admin = new Option<string?>("--admin")
+        {
+            Description = "The server's admin endpoint, e.g. http://127.0.0.1:29510/ (started with --admin-port). " +
+                          "Environment: TCPSTORE_ADMIN_URL.",
+        };
+        var offset = new Option<int>("--offset") { Description = "First key of the page of keys present.", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int?>("--limit") { Description = "Keys per page (the server's default when absent)." };
+        var json = new Option<bool>("--json") { Description = "Print the /status JSON." };
+        var command = new Command("status", "What a running server holds and who waits for which key (its admin endpoint).")
+        {
+            admin, offset, limit, json,
+        };
+        command.SetAction(async (p, ct) =>
+        {
+            var url = p.GetValue(admin) ?? Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_URL");
+            if (url is null || !Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var baseUri))
+            {
+                io.Error("status needs --admin URL (or TCPSTORE_ADMIN_URL), e.g. http://127.0.0.1:29510/");
+                return Usage;
+            }
+
+            try
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                var report = await new AdminStatusClient(http).GetStatusAsync(baseUri, p.GetValue(offset), p.GetValue(limit), ct);
+                io.Line(p.GetValue(json)
+                    ? JsonSerializer.Serialize(report, AdminStatusClient.JsonOptions)
+                    : AdminStatusClient.Format(report).TrimEnd('\n'));
+                return Ok;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                io.Error($"could not read {baseUri}status: {e.Message}");
+                return ConnectionError;
+            }
+        });
         return command;
     }
 

@@ -191,7 +191,7 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     {
         var output = new StringWriter();
         Assert.Equal(0, await TcpStoreCli.RunAsync(["--help"], output, new StringWriter()));
-        foreach (var verb in new[] { "serve", "get", "set", "add", "cas", "check", "wait", "del", "keys", "num-keys", "queue", "ping", "bench" })
+        foreach (var verb in new[] { "serve", "get", "set", "add", "cas", "check", "wait", "del", "keys", "num-keys", "queue", "ping", "status", "bench" })
             Assert.Contains(verb, output.ToString());
     }
 
@@ -241,7 +241,7 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     }
 
     [Fact]
-    public async Task Serve_runs_the_standalone_server_as_a_process()
+    public async Task Serve_runs_the_standalone_server_as_a_process_and_status_reads_its_admin_endpoint()
     {
         var cli = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "CliAssembly").Value!;
@@ -251,26 +251,51 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { Path.GetFullPath(cli), "serve", "--host", "127.0.0.1", "--port", "0" })
+        foreach (var arg in new[] { Path.GetFullPath(cli), "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0" })
             info.ArgumentList.Add(arg);
         using var server = Process.Start(info)!;
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            var port = 0;
+            int port = 0, adminPort = 0;
             while (await server.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
             {
+                if (line.StartsWith("ADMIN ", StringComparison.Ordinal)) adminPort = int.Parse(line[6..]);
                 if (!line.StartsWith("READY ", StringComparison.Ordinal)) continue;
                 port = int.Parse(line[6..]);
                 break;
             }
 
             Assert.NotEqual(0, port);
+            Assert.NotEqual(0, adminPort);
             string[] at = ["--host", "127.0.0.1", "--port", port.ToString()];
             Assert.Equal(0, await TcpStoreCli.RunAsync(["set", "k", "v", .. at], new StringWriter(), new StringWriter()));
             var output = new StringWriter();
             Assert.Equal(0, await TcpStoreCli.RunAsync(["get", "k", .. at], output, new StringWriter()));
             Assert.Equal("v\n", output.ToString());
+
+            // status: a client waits on a key nobody sets; the admin endpoint names it and its waiter.
+            var client = new TcpStoreClient(new TcpStoreClientOptions { Host = "127.0.0.1", Port = port });
+            await client.ConnectAsync();
+            var stuck = client.WaitAsync(["stuck-rank"], TimeSpan.FromSeconds(30));
+            var status = new StringWriter();
+            var admin = $"http://127.0.0.1:{adminPort}/";
+            for (var i = 0; i < 50 && !status.ToString().Contains("/stuck-rank", StringComparison.Ordinal); i++)
+            {
+                status = new StringWriter();
+                Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin], status, new StringWriter()));
+                await Task.Delay(100);
+            }
+
+            Assert.Contains("/stuck-rank", status.ToString());
+            Assert.Contains("keys 1", status.ToString());
+            var json = new StringWriter();
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin, "--json"], json, new StringWriter()));
+            Assert.Contains("\"/k\"", json.ToString());
+            Assert.Equal(2, await TcpStoreCli.RunAsync(["status"], new StringWriter(), new StringWriter()));
+            Assert.Equal(3, await TcpStoreCli.RunAsync(["status", "--admin", "http://127.0.0.1:1/"], new StringWriter(), new StringWriter()));
+            await client.DisposeAsync();
+            await Assert.ThrowsAnyAsync<Exception>(async () => await stuck);
 
             Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
             await server.WaitForExitAsync(timeout.Token);

@@ -46,6 +46,14 @@ public sealed class StandaloneServerTests
         try
         {
             var (port, output) = await ReadUntilReadyAsync(server);
+            // The log line naming the address is written by the console logger's own thread: maybe after READY.
+            using (var logged = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                while (!output.Any(line => line.Contains($"127.0.0.1:{port}", StringComparison.Ordinal)) &&
+                       await server.StandardOutput.ReadLineAsync(logged.Token) is { } line)
+                    output.Add(line);
+            }
+
             Assert.Contains(output, line => line.Contains($"127.0.0.1:{port}", StringComparison.Ordinal));
 
             await using (var client = await RawClient.ConnectAsync(port))

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Akka;
 using Akka.IO;
+using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
@@ -16,8 +17,8 @@ namespace TcpStore.Akka.Connections;
 /// <remarks>
 /// A chunk pushed downstream wraps the stage's receive buffer without copying and is valid until the next pull: the
 /// <c>QueryDecoder</c> parses each chunk before it pulls again and copies what it keeps. The peer closing (FIN),
-/// resetting, or any socket error ends the stage; so does our side completing (after the pending bytes are sent) or
-/// cancelling. The socket is closed when the stage stops.
+/// resetting, or any socket error ends the stage; so does our side completing, once the bytes being sent are out
+/// (cancelling the reading side alone does not cut them off). The socket is closed when the stage stops.
 /// </remarks>
 internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteString>>
 {
@@ -95,6 +96,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
         private void OnReceived(SocketAsyncEventArgs args)
         {
+            if (IsClosed(_stage.Out)) return; // reading was cancelled while this receive was pending
             if (args.SocketError != SocketError.Success)
             {
                 FailStage(new SocketException((int)args.SocketError));
@@ -104,6 +106,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             if (args.BytesTransferred == 0)
             {
                 // The peer closed: like PyTorch's servers (and Akka with halfClose off), that ends the connection.
+                Log.Debug("Connection from {0} closed by the peer", _socket.RemoteEndPoint);
                 CompleteStage();
                 return;
             }
@@ -111,7 +114,11 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             Push(_stage.Out, ByteString.FromBytes(_receiveBuffer, 0, args.BytesTransferred));
         }
 
-        public void OnDownstreamFinish(Exception cause) => CompleteStage();
+        public void OnDownstreamFinish(Exception cause)
+        {
+            // Nothing more is read; the socket stays until our last bytes are out (upstream finishes after them).
+            if (_outputFinished && _sendCount == 0) CompleteStage();
+        }
 
         // Writing: one send in flight; the next element is pulled when it is fully out.
         public void OnPush()

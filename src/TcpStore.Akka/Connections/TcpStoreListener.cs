@@ -6,14 +6,16 @@ using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Protocol;
 using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// Binds the store's TCP port, runs the <see cref="SocketAcceptor"/> stream of accepted sockets, and turns every
-/// accepted connection into a child <see cref="ConnectionActor"/>. Enforces <c>max-connections</c>. Stopping it unbinds the port and closes every
-/// connection (its children and the streams of its materializer stop with it).
+/// Binds the store's TCP port, runs the <see cref="SocketAcceptor"/> stream of accepted sockets, and runs one stream
+/// per accepted connection: <see cref="SocketConnection"/> → <see cref="QueryDecoder"/> → <see cref="ConnectionStage"/>
+/// → back to the socket. Enforces <c>max-connections</c> and the allowlist, and knows each connection's peer.
+/// Stopping it unbinds the port and closes every connection (the streams of its materializer stop with it).
 /// </summary>
 public sealed class TcpStoreListener : ReceiveActor
 {
@@ -38,7 +40,7 @@ public sealed class TcpStoreListener : ReceiveActor
         public static readonly GetConnectionCount Instance = new();
     }
 
-    /// <summary>Ask for the remote addresses of some connections (ConnectionActor refs, as the store knows them):
+    /// <summary>Ask for the remote addresses of some connections (the refs the store knows them by):
     /// answered with <see cref="Peers"/>, which leaves out the ones that are no longer open.</summary>
     public sealed record GetPeers(IReadOnlyCollection<IActorRef> Connections);
 
@@ -60,10 +62,6 @@ public sealed class TcpStoreListener : ReceiveActor
         // One materializer per listener, child of this actor: stopping the listener stops every connection stream.
         _materializer = Context.Materializer();
     }
-
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        // A connection actor that throws is stopped: its PostStop drops its waiters and closes its socket.
-        new OneForOneStrategy(_ => Directive.Stop);
 
     protected override void PreStart()
     {
@@ -101,10 +99,11 @@ public sealed class TcpStoreListener : ReceiveActor
     private void Bound()
     {
         Receive<Socket>(Accept);
-        Receive<Terminated>(terminated =>
+        Receive<ConnectionOpened>(opened => _peers[opened.Connection] = opened.Peer);
+        Receive<ConnectionEnded>(ended =>
         {
             _openConnections--;
-            _peers.Remove(terminated.ActorRef);
+            _peers.Remove(ended.Connection);
             TcpStoreMetrics.Closed();
         });
         Receive<GetPeers>(get => Sender.Tell(new Peers(PeersOf(get.Connections))));
@@ -159,9 +158,10 @@ public sealed class TcpStoreListener : ReceiveActor
 
         _openConnections++;
         TcpStoreMetrics.Accepted();
-        var child = Context.ActorOf(ConnectionActor.Props(socket, peer!, _store, _settings, _materializer));
-        _peers[child] = peer!;
-        Context.Watch(child);
+        // socket bytes -> queries -> the store and back -> socket bytes, fused into one stream per connection.
+        var exchange = QueryDecoder.Create(_settings.WireLimits)
+            .Via(new ConnectionStage(_store, Self, peer!, _settings.MaxBufferedBytesPerConnection));
+        SocketConnection.Create(socket, _settings.ReceiveChunkBytes).Join(exchange).Run(_materializer);
     }
 
     /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>
@@ -171,6 +171,12 @@ public sealed class TcpStoreListener : ReceiveActor
         TcpStoreMetrics.Refused(reason);
         socket.Dispose();
     }
+
+    /// <summary>A connection's stream started; <paramref name="Connection"/> is its identity at the store.</summary>
+    internal sealed record ConnectionOpened(IActorRef Connection, EndPoint Peer);
+
+    /// <summary>A connection's stream stopped, for whatever reason.</summary>
+    internal sealed record ConnectionEnded(IActorRef Connection);
 
     private sealed record AcceptorEnded
     {

@@ -64,7 +64,16 @@ public sealed class AdminServerTests
             var port = int.Parse(output.Single(l => l.StartsWith("READY ", StringComparison.Ordinal))[6..]);
             var adminLine = output.Single(l => l.StartsWith("ADMIN ", StringComparison.Ordinal));
             Assert.True(output.IndexOf(adminLine) < output.Count - 1, "ADMIN comes before READY");
-            Assert.Contains(output, l => l.Contains("TcpStore admin endpoint on http://127.0.0.1:", StringComparison.Ordinal));
+            // The log line is written by the console logger's own thread: it may come after READY.
+            const string logged = "TcpStore admin endpoint on http://127.0.0.1:";
+            using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                while (!output.Any(l => l.Contains(logged, StringComparison.Ordinal)) &&
+                       await server.StandardOutput.ReadLineAsync(wait.Token) is { } line)
+                    output.Add(line);
+            }
+
+            Assert.Contains(output, l => l.Contains(logged, StringComparison.Ordinal));
             var admin = new Uri($"http://127.0.0.1:{int.Parse(adminLine[6..])}/");
 
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };

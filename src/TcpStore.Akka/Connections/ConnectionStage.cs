@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Stage;
+using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Store;
+using TcpStore.Akka.Telemetry;
+
+namespace TcpStore.Akka.Connections;
+
+/// <summary>
+/// One connection's exchange with the <see cref="StoreActor"/>: decoded query batches in, reply bytes out. Its stage
+/// actor is the connection's actor — the <see cref="IActorRef"/> the store knows it by, replies to, wakes and
+/// forgets: it tells the store each batch, receives the replies, encodes each batch's replies into one chunk
+/// (coalescing while the socket is busy, up to <c>max-buffered-bytes-per-connection</c>), and, however the
+/// connection ends, tells the store to drop its waiters.
+/// </summary>
+/// <remarks>
+/// One batch is in flight to the store at a time: the next is pulled when the replies of the last arrive, so a client
+/// that floods requests queues nothing unbounded at the store. A deferred WAIT's STOP_WAITING is the one reply that
+/// does not keep request order, exactly as in both PyTorch servers (PROTOCOL.md B §1.1): requests after the WAIT
+/// are answered at once and STOP_WAITING follows when the keys arrive; CANCEL_WAIT's WAIT_CANCELED is ordered after
+/// any STOP_WAITING already sent.
+/// </remarks>
+internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query>, ByteString>>
+{
+    private readonly IActorRef _store;
+    private readonly IActorRef _listener;
+    private readonly EndPoint _peer;
+    private readonly int _maxBufferedBytes;
+
+    public ConnectionStage(IActorRef store, IActorRef listener, EndPoint peer, int maxBufferedBytes)
+    {
+        _store = store;
+        _listener = listener;
+        _peer = peer;
+        _maxBufferedBytes = maxBufferedBytes;
+        Shape = new FlowShape<IReadOnlyList<Query>, ByteString>(In, Out);
+    }
+
+    public Inlet<IReadOnlyList<Query>> In { get; } = new("ConnectionStage.in");
+
+    public Outlet<ByteString> Out { get; } = new("ConnectionStage.out");
+
+    public override FlowShape<IReadOnlyList<Query>, ByteString> Shape { get; }
+
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-connection");
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    internal static string ViolationName(ViolationReason reason) => reason switch
+    {
+        ViolationReason.InvalidValidate => "invalid-validate",
+        ViolationReason.RepeatedValidate => "repeated-validate",
+        ViolationReason.UnknownQueryType => "unknown-query-type",
+        ViolationReason.KeyTooLong => "max-key-bytes",
+        ViolationReason.ValueTooLong => "max-value-bytes",
+        ViolationReason.TooManyKeys => "max-keys-per-request",
+        ViolationReason.TruncatedRequest => "truncated-request",
+        _ => reason.ToString(),
+    };
+
+    private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
+    {
+        private readonly ConnectionStage _stage;
+
+        // Replies of the current batch, reused: encoding consumes them synchronously.
+        private readonly List<Reply> _ready = [];
+        private IActorRef _self = ActorRefs.Nobody;
+        private ByteString _pending = ByteString.Empty;
+        private long _executeSentAt;
+
+        public Logic(ConnectionStage stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            SetHandler(stage.In, this);
+            SetHandler(stage.Out, this);
+        }
+
+        public override void PreStart()
+        {
+            _self = GetStageActor(OnMessage).Ref;
+            _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _stage._peer), _self);
+            Log.Debug("Connection from {0} accepted", _stage._peer);
+            Pull(_stage.In);
+        }
+
+        public override void PostStop()
+        {
+            // Whatever ended the connection, its waiters go now.
+            _stage._store.Tell(new StoreProtocol.ConnectionClosed(_self), _self);
+            _stage._listener.Tell(new TcpStoreListener.ConnectionEnded(_self), _self);
+        }
+
+        public void OnPush()
+        {
+            _executeSentAt = Stopwatch.GetTimestamp();
+            _stage._store.Tell(new StoreProtocol.Execute(_self, Grab(_stage.In)), _self);
+        }
+
+        private void OnMessage((IActorRef Sender, object Message) message)
+        {
+            switch (message.Message)
+            {
+                case StoreProtocol.Executed executed:
+                    TcpStoreMetrics.BatchCompleted(_executeSentAt);
+                    foreach (var reply in executed.Replies)
+                    {
+                        // A deferred WAIT has nothing to write yet; its STOP_WAITING comes as WaitCompleted.
+                        if (reply is not Reply.WaitPending) _ready.Add(reply);
+                    }
+
+                    if (!Write()) return;
+                    if (executed.Rejection is { } rejection)
+                    {
+                        CloseForCause(rejection.Query, rejection.Reason, rejection.Detail);
+                        return;
+                    }
+
+                    if (!IsClosed(_stage.In)) Pull(_stage.In);
+                    break;
+                case StoreProtocol.WaitCompleted:
+                    _ready.Add(Reply.StopWaiting.Instance);
+                    Write();
+                    break;
+            }
+        }
+
+        /// <summary>Encodes the ready replies into the pending bytes. False when that closed the connection.</summary>
+        private bool Write()
+        {
+            if (_ready.Count == 0) return true;
+            long bytes = _pending.Count;
+            foreach (var reply in _ready) bytes += ReplyEncoder.GetEncodedLength(reply);
+            if (bytes > _stage._maxBufferedBytes)
+            {
+                // Checked before encoding, so an oversized reply is never built. The bytes already pending are
+                // dropped: a peer that does not read would never take them.
+                _ready.Clear();
+                TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
+                Log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
+                            "pending exceed the limit of {2}", _stage._peer, bytes, _stage._maxBufferedBytes);
+                FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
+                return false;
+            }
+
+            var encoded = ReplyEncoder.Encode(_ready);
+            _ready.Clear();
+            _pending = _pending.IsEmpty ? encoded : _pending.Concat(encoded);
+            if (IsAvailable(_stage.Out)) PushPending();
+            return true;
+        }
+
+        public void OnPull()
+        {
+            if (!_pending.IsEmpty) PushPending();
+        }
+
+        private void PushPending()
+        {
+            var bytes = _pending;
+            _pending = ByteString.Empty;
+            Push(_stage.Out, bytes);
+        }
+
+        public void OnUpstreamFinish()
+        {
+            // The decoder ended (the peer closed its side): replies still pending go out first.
+            CompleteAfterPending();
+        }
+
+        public void OnUpstreamFailure(Exception e)
+        {
+            if (e is Protocol.ProtocolViolationException violation)
+                CloseForCause(violation.Query, ViolationName(violation.Reason), violation.Detail);
+            else
+            {
+                Log.Debug("Connection from {0} failed: {1}", _stage._peer, e.Message);
+                TcpStoreMetrics.Error("connection-failed");
+                FailStage(e);
+            }
+        }
+
+        public void OnDownstreamFinish(Exception cause) => CompleteStage();
+
+        private void CloseForCause(QueryType? query, string reason, string detail)
+        {
+            TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
+            Log.Warning("Closing connection from {0}: {1} ({2}): {3}", _stage._peer, reason,
+                query?.ToString() ?? "no query", detail);
+            CompleteAfterPending();
+        }
+
+        private void CompleteAfterPending()
+        {
+            if (_pending.IsEmpty)
+            {
+                CompleteStage();
+                return;
+            }
+
+            var bytes = _pending;
+            _pending = ByteString.Empty;
+            Emit(_stage.Out, bytes, CompleteStage);
+        }
+    }
+}
+
+/// <summary>
+/// Raised when a connection would hold more unsent reply bytes than
+/// <c>tcpstore.limits.max-buffered-bytes-per-connection</c> allows (typically a peer that does not read).
+/// </summary>
+public sealed class OutboundBufferOverflowException(int limit)
+    : Exception($"max-buffered-bytes-per-connection ({limit} bytes) exceeded: the peer does not read its replies")
+{
+    public int Limit { get; } = limit;
+}

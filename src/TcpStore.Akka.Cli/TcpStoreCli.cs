@@ -70,44 +70,10 @@ public static class TcpStoreCli
     // serve
     // ---------------------------------------------------------------------------------------------------------------
 
-    private static Command Serve(TextWriter error)
-    {
-        var host = new Option<string?>("--host")
-        {
-            Description = "Address to bind (tcpstore.host). Environment: TCPSTORE_HOST. Default: 0.0.0.0 (every interface).",
-        };
-        var port = new Option<int?>("--port")
-        {
-            Description = "TCP port; 0 picks a free one (tcpstore.port). Environment: TCPSTORE_PORT. Default: 29500.",
-        };
-        var config = new Option<FileInfo?>("--config")
-        {
-            Description = "A HOCON file; its `tcpstore` and `akka` sections override the defaults. Environment: TCPSTORE_CONFIG.",
-        };
-        var adminPort = new Option<int?>("--admin-port")
-        {
-            Description = "Enable the admin HTTP endpoint on this port (tcpstore.admin); 0 picks a free one. " +
-                          "Environment: TCPSTORE_ADMIN_PORT. Default: off.",
-        };
-        var command = new Command("serve", "Run the TcpStore.Akka server (the same as tcpstore-server); prints READY <port>.")
-        {
-            host, port, config, adminPort,
-        };
-        command.SetAction((parse, ct) =>
-        {
-            var options = new TcpStoreOptions
-            {
-                Host = parse.GetValue(host) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
-                Port = parse.GetValue(port) ??
-                       TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
-                AdminPort = parse.GetValue(adminPort) ??
-                            TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
-            };
-            var file = parse.GetValue(config)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
-            return TcpStoreServerHost.RunAsync(options, file, ct, error);
-        });
-        return command;
-    }
+    private static Command Serve(TextWriter error) =>
+        ServerCommandLine.Configure(
+            new Command("serve", "Run the TcpStore.Akka server (the same as tcpstore-server); prints READY <port>."),
+            error);
 
     // ---------------------------------------------------------------------------------------------------------------
     // key/value verbs

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using TcpStore.Akka.Hosting;
+
+namespace TcpStore.Akka.Server;
+
+/// <summary>
+/// The server's command line, shared by <c>tcpstore-server</c> and <c>tcpstore serve</c>: flags and environment
+/// variables become <see cref="TcpStoreOptions"/> (which become HOCON under <c>tcpstore</c>); a <c>--config</c> file
+/// sits between them and the embedded defaults.
+/// </summary>
+public static class ServerCommandLine
+{
+    /// <summary>Adds the server's options to <paramref name="command"/> and makes running it run the server.</summary>
+    public static TCommand Configure<TCommand>(TCommand command, TextWriter? error = null) where TCommand : Command
+    {
+        var host = new Option<string?>("--host")
+        {
+            Description = "Address to bind (tcpstore.host). Environment: TCPSTORE_HOST. Default: 0.0.0.0 (every interface).",
+        };
+        var port = new Option<int?>("--port")
+        {
+            Description = "TCP port; 0 picks a free one (tcpstore.port). Environment: TCPSTORE_PORT. Default: 29500.",
+        };
+        var config = new Option<FileInfo?>("--config")
+        {
+            Description = "A HOCON file; its `tcpstore` and `akka` sections override the defaults. Environment: TCPSTORE_CONFIG.",
+        };
+        var adminPort = new Option<int?>("--admin-port")
+        {
+            Description = "Enable the admin HTTP endpoint (/, /status, /metrics, /healthz) on this port, on 127.0.0.1 " +
+                          "unless tcpstore.admin.host says otherwise; 0 picks a free port (tcpstore.admin.enabled, " +
+                          "tcpstore.admin.port). Environment: TCPSTORE_ADMIN_PORT. Default: off.",
+        };
+        command.Options.Add(host);
+        command.Options.Add(port);
+        command.Options.Add(config);
+        command.Options.Add(adminPort);
+        command.SetAction((parse, cancellation) =>
+        {
+            var options = new TcpStoreOptions
+            {
+                Host = parse.GetValue(host) ?? Environment.GetEnvironmentVariable("TCPSTORE_HOST"),
+                Port = parse.GetValue(port) ??
+                       TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
+                AdminPort = parse.GetValue(adminPort) ??
+                            TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
+            };
+            var file = parse.GetValue(config)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
+            return TcpStoreServerHost.RunAsync(options, file, cancellation, error);
+        });
+        return command;
+    }
+}

@@ -17,6 +17,7 @@
 #                  the main checkout, built with its build.sh when missing. It is NOT part of this repository.
 #   --out DIR      where raw output goes
 #   --no-build     use the binaries built by a previous run
+#   --table DIR    only print the table of an earlier run's output folder again
 #
 # Only 127.0.0.1 is used. RLIMIT_NOFILE is raised to the hard limit (storm/waiters/idle need one descriptor per
 # connection on each side). Every wait is bounded (timeouts on storeload, server start and stop).
@@ -30,6 +31,7 @@ only=""
 out=""
 build=1
 storeload="${STORELOAD:-}"
+table_only=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --storeload) storeload="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --table) table_only="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +49,60 @@ done
 
 log() { echo "compare.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------- the table
+# make_table DIR: Markdown table from DIR/results.tsv and DIR/scenarios, to stdout
+make_table() {
+awk -F'\t' -v scenarios="$1/scenarios" '
+function fld(line, name,    m) { if (match(line, " " name "=[^ ]*")) return substr(line, RSTART + length(name) + 2, RLENGTH - length(name) - 2); return "" }
+function fmt(v) { if (v == "") return "—"; if (v + 0 >= 1000) return sprintf("%.0f", v); if (v + 0 >= 10) return sprintf("%.1f", v); return sprintf("%.3g", v) }
+# row SCENARIO METRIC LIBUV OURS HIGHER_IS_BETTER NOTE
+function row(s, metric, a, b, higher, note, cpucol,    ratio, met, target) {
+  if (a == "" || b == "") { ratio = "—"; met = "n/a" }
+  else if (a + 0 == 0) { ratio = "—"; met = (higher ? (b + 0 > 0) : (b + 0 == 0)) ? "yes" : "no" }
+  else { ratio = sprintf("%.2f×", b / a); met = (higher ? (b / a >= 1.0) : (b / a <= 1.0)) ? "yes" : "**no**" }
+  target = higher ? "≥ 1.0×" : "≤ 1.0×"
+  if (higher < 0) { target = "(no target)"; met = "—" }
+  if (note != "") { met = met " (" note ")" }
+  printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s, metric, fmt(a), fmt(b), ratio, target, met, cpucol
+}
+{ key = $1 SUBSEP $2; if ($3 == "result") res[key] = $4; else if ($3 == "failed") fail[key] = $4; else if ($3 == "server_cpu_s") cpu[key] = $4 }
+END {
+  print "| scenario | metric | libuv | ours | ours/libuv | target | met? | server CPU s, libuv / ours |"
+  print "|---|---|---:|---:|---:|---|---|---|"
+  while ((getline s < scenarios) > 0) {
+    a = res[s SUBSEP "libuv"]; b = res[s SUBSEP "ours"]
+    if ((s SUBSEP "libuv") in fail || (s SUBSEP "ours") in fail) {
+      printf "| %s | — | %s | %s | — | — | **no** | |\n", s, ((s SUBSEP "libuv") in fail) ? "FAILED: " fail[s SUBSEP "libuv"] : "ok", ((s SUBSEP "ours") in fail) ? "FAILED: " fail[s SUBSEP "ours"] : "ok"
+      continue
+    }
+    ea = fld(a, "errors"); eb = fld(b, "errors")
+    errnote = (eb + 0 > 0) ? ("ours: " eb " errors") : ""
+    cpucol = cpu[s SUBSEP "libuv"] " / " cpu[s SUBSEP "ours"]
+    if (ea + 0 > 0) errnote = errnote (errnote == "" ? "" : "; ") "libuv: " ea " errors"
+    if (s ~ /^ops-/) {
+      row(s, "ops/s", fld(a, "ops_per_s"), fld(b, "ops_per_s"), 1, errnote, cpucol)
+      row(s, "p99 µs", fld(a, "p99_us"), fld(b, "p99_us"), (s ~ /pipeline/) ? -1 : 0, "", "")
+    } else if (s ~ /^storm-/) {
+      row(s, "total s", fld(a, "total_s"), fld(b, "total_s"), 0, errnote, cpucol)
+    } else if (s ~ /^waiters-/) {
+      row(s, "SET wake p99 µs", fld(a, "set_p99_us"), fld(b, "set_p99_us"), 0, errnote, cpucol)
+      row(s, "MULTI_SET wake p99 µs", fld(a, "multiset_p99_us"), fld(b, "multiset_p99_us"), 0, "", "")
+    } else if (s ~ /^idle-/) {
+      pa = fld(a, "kib_per_conn"); pb = fld(b, "kib_per_conn")
+      note = (fld(b, "open") != fld(b, "conns")) ? ("ours held " fld(b, "open") "/" fld(b, "conns")) : ""
+      printf "| %s | RSS KiB per idle validated conn | %s | %s | %s | ours ≤ 16 KiB | %s | |\n", s, fmt(pa), fmt(pb), (pa + 0 > 0) ? sprintf("%.2f×", pb / pa) : "—", ((pb + 0 <= 16) ? "yes" : "**no**") (note == "" ? "" : " (" note ")")
+    }
+  }
+}' "$1/results.tsv"
+}
+
+
+if [[ -n "$table_only" ]]; then
+  [[ -f "$table_only/results.tsv" ]] || die "no results.tsv in $table_only"
+  make_table "$table_only"
+  exit 0
+fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile="$(ulimit -n)"
@@ -231,6 +288,7 @@ pair() {
 log "storeload: $storeload; RLIMIT_NOFILE $nofile; raw output in $out"
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "machine: $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), .NET $(dotnet --version 2>/dev/null)"
   echo "uptime at start: $(uptime)"
 } >"$out/machine.txt"
 
@@ -252,56 +310,8 @@ pair "idle-$idle_conns" --idle "$idle_conns"
 
 echo "uptime at end: $(uptime)" >>"$out/machine.txt"
 
-# ---------------------------------------------------------------------------------------------- the table
 table="$out/table.md"
-awk -F'\t' -v scenarios="$out/scenarios" '
-function fld(line, name,    m) { if (match(line, " " name "=[^ ]*")) return substr(line, RSTART + length(name) + 2, RLENGTH - length(name) - 2); return "" }
-function fmt(v) { if (v == "") return "—"; if (v + 0 >= 1000) return sprintf("%.0f", v); if (v + 0 >= 10) return sprintf("%.1f", v); return sprintf("%.3g", v) }
-# row SCENARIO METRIC LIBUV OURS HIGHER_IS_BETTER NOTE
-function row(s, metric, a, b, higher, note,    ratio, met, target) {
-  if (a == "" || b == "") { ratio = "—"; met = "n/a" }
-  else if (a + 0 == 0) { ratio = "—"; met = (higher ? (b + 0 > 0) : (b + 0 == 0)) ? "yes" : "no" }
-  else { ratio = sprintf("%.2f×", b / a); met = (higher ? (b / a >= 1.0) : (b / a <= 1.0)) ? "yes" : "**no**" }
-  target = higher ? "≥ 1.0×" : "≤ 1.0×"
-  if (note != "") { met = met " (" note ")" }
-  printf "| %s | %s | %s | %s | %s | %s | %s |\n", s, metric, fmt(a), fmt(b), ratio, target, met
-}
-{ key = $1 SUBSEP $2; if ($3 == "result") res[key] = $4; else if ($3 == "failed") fail[key] = $4; else if ($3 == "server_cpu_s") cpu[key] = $4 }
-END {
-  print "| scenario | metric | libuv | ours | ours/libuv | target | met? |"
-  print "|---|---|---:|---:|---:|---|---|"
-  while ((getline s < scenarios) > 0) {
-    a = res[s SUBSEP "libuv"]; b = res[s SUBSEP "ours"]
-    if ((s SUBSEP "libuv") in fail || (s SUBSEP "ours") in fail) {
-      printf "| %s | — | %s | %s | — | — | **no** |\n", s, ((s SUBSEP "libuv") in fail) ? "FAILED: " fail[s SUBSEP "libuv"] : "ok", ((s SUBSEP "ours") in fail) ? "FAILED: " fail[s SUBSEP "ours"] : "ok"
-      continue
-    }
-    ea = fld(a, "errors"); eb = fld(b, "errors")
-    errnote = (eb + 0 > 0) ? ("ours: " eb " errors") : ""
-    if (ea + 0 > 0) errnote = errnote (errnote == "" ? "" : "; ") "libuv: " ea " errors"
-    if (s ~ /^ops-/) {
-      row(s, "ops/s", fld(a, "ops_per_s"), fld(b, "ops_per_s"), 1, errnote)
-      row(s, "p99 µs", fld(a, "p99_us"), fld(b, "p99_us"), 0, "")
-    } else if (s ~ /^storm-/) {
-      row(s, "total s", fld(a, "total_s"), fld(b, "total_s"), 0, errnote)
-    } else if (s ~ /^waiters-/) {
-      row(s, "SET wake p99 µs", fld(a, "set_p99_us"), fld(b, "set_p99_us"), 0, errnote)
-      row(s, "MULTI_SET wake p99 µs", fld(a, "multiset_p99_us"), fld(b, "multiset_p99_us"), 0, "")
-    } else if (s ~ /^idle-/) {
-      pa = fld(a, "kib_per_conn"); pb = fld(b, "kib_per_conn")
-      note = (fld(b, "open") != fld(b, "conns")) ? ("ours held " fld(b, "open") "/" fld(b, "conns")) : ""
-      printf "| %s | RSS KiB per idle validated conn | %s | %s | %s | ours ≤ 16 KiB | %s |\n", s, fmt(pa), fmt(pb), (pa + 0 > 0) ? sprintf("%.2f×", pb / pa) : "—", ((pb + 0 <= 16) ? "yes" : "**no**") (note == "" ? "" : " (" note ")")
-    }
-  }
-  print ""
-  print "Server CPU seconds during each storeload run (user + system, from /proc; libuv / ours):"
-  print ""
-  close(scenarios)
-  line = ""
-  while ((getline s < scenarios) > 0) if (s !~ /^idle-/) line = line sprintf("%s %s / %s; ", s, cpu[s SUBSEP "libuv"], cpu[s SUBSEP "ours"])
-  print line
-}' "$results" >"$table"
-
+make_table "$out" >"$table"
 cat "$table"
 echo
 cat "$out/machine.txt"

@@ -177,12 +177,13 @@ trap 'exit 130' INT TERM
 # start_server KIND LOGPREFIX: starts a fresh server, sets spid and port.
 start_server() {
   local kind="$1" prefix="$2"
+  : >"$prefix.server.out"
   # shellcheck disable=SC2046
   $(server_cmd "$kind") >"$prefix.server.out" 2>"$prefix.server.err" &
   spid=$!
   port=""
   for _ in $(seq 600); do   # up to 30 s
-    port="$(awk '/^READY /{print $2; exit}' "$prefix.server.out")"
+    port="$(awk '/^READY /{print $2; exit}' "$prefix.server.out" 2>/dev/null)"
     [[ -n "$port" ]] && return 0
     kill -0 "$spid" 2>/dev/null || break
     sleep 0.05

@@ -15,6 +15,7 @@ namespace TcpStore.Akka.Benchmarks;
 /// query (<see cref="QueriesPerInvoke"/> queries per invocation), mailbox and dispatcher hops included.
 /// </summary>
 [Config(typeof(ShortConfig))]
+[InvocationCount(256)] // an invocation is 0.3-10 ms, too coarse for the pilot stage on a loaded machine
 public class StoreBenchmarks
 {
     /// <summary>Queries per invocation (the divisor of the reported time).</summary>

@@ -224,14 +224,22 @@ run_one() {
   timeout 900 "$storeload" "$@" --host 127.0.0.1 --port "$port" >"$prefix.storeload" 2>&1
   local rc=$? cpu1; cpu1="$(server_cpu)"
   local line; line="$(grep '^RESULT' "$prefix.storeload" | tail -1)"
-  if ! kill -0 "$spid" 2>/dev/null; then record "$name" "$kind" failed "server died"; fi
+  if ! kill -0 "$spid" 2>/dev/null; then
+    wait "$spid" 2>/dev/null
+    local code=$? why="server exited during the run"
+    grep -q "Application is shutting down" "$prefix.server.out" "$prefix.server.err" 2>/dev/null \
+      && why="server shut down gracefully during the run (a stop signal from outside compare.sh?)"
+    record "$name" "$kind" failed "$why, exit code $code"
+    spid=""
+    cpu1=""
+  fi
   stop_server
   if [[ -z "$line" ]]; then
     record "$name" "$kind" failed "no RESULT (storeload exit $rc)"
     return
   fi
   record "$name" "$kind" result "$line"
-  record "$name" "$kind" server_cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')"
+  [[ -n "$cpu0" && -n "$cpu1" ]] && record "$name" "$kind" server_cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')"
   echo "[$name/$kind] $line" >&2
 }
 

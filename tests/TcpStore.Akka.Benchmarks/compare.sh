@@ -2,7 +2,7 @@
 # compare.sh: our server against PyTorch 2.10's libuv TCPStore server, side by side, same generator, same run.
 #
 #   tests/TcpStore.Akka.Benchmarks/compare.sh [--quick] [--seconds S] [--only REGEX] [--storeload PATH]
-#                                             [--out DIR] [--no-build]
+#                                             [--out DIR] [--no-build] [--table DIR]
 #
 # For every scenario it starts a FRESH server of each kind (ours: src/TcpStore.Akka.Server, Release; PyTorch's:
 # native/torch_serve.cpp, built here with g++ against libtorch from the NuGet cache), runs the same storeload
@@ -41,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --table) table_only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -198,6 +198,13 @@ server_cpu() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$spid/stat" 2>/dev/null
 }
 
+# the server process exists and is not a zombie
+server_alive() {
+  local state
+  state="$(sed 's/^.*) //' "/proc/$spid/stat" 2>/dev/null | cut -d' ' -f1)"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$spid/status" 2>/dev/null; }
 
 stop_server() {
@@ -224,7 +231,9 @@ run_one() {
   timeout 900 "$storeload" "$@" --host 127.0.0.1 --port "$port" >"$prefix.storeload" 2>&1
   local rc=$? cpu1; cpu1="$(server_cpu)"
   local line; line="$(grep '^RESULT' "$prefix.storeload" | tail -1)"
-  if ! kill -0 "$spid" 2>/dev/null; then
+  # A server that is going away may still be exiting when storeload gives up on it: look again shortly after.
+  server_alive && { grep -q ' errors=0$' <<<"$line" || sleep 0.5; }
+  if ! server_alive; then
     wait "$spid" 2>/dev/null
     local code=$? why="server exited during the run"
     grep -q "Application is shutting down" "$prefix.server.out" "$prefix.server.err" 2>/dev/null \

@@ -35,8 +35,9 @@ public abstract record Reply
     }
 
     /// <summary>
-    /// Not a wire reply: the WAIT at this position is registered and its STOP_WAITING comes later. Replies after
-    /// it are held back until then (or until CANCEL_WAIT), so that replies keep request order.
+    /// Not a wire reply: the WAIT at this position is registered and its STOP_WAITING comes later, as its own
+    /// message (or never, when CANCEL_WAIT comes first). Nothing is written for it now; replies after it go out at
+    /// once, as in both PyTorch servers.
     /// </summary>
     public sealed record WaitPending : Reply
     {

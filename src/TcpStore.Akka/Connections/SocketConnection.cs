@@ -53,6 +53,11 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private readonly SocketAsyncEventArgs _sendArgs = new();
         private readonly Action<SocketAsyncEventArgs> _onReceived;
         private readonly Action<SocketAsyncEventArgs> _onSent;
+        // Cached delegates: Start() is on the per-request path and must not allocate.
+        private readonly Func<SocketAsyncEventArgs, bool> _receive;
+        private readonly Func<SocketAsyncEventArgs, bool> _send;
+        private readonly Action<SocketAsyncEventArgs> _received;
+        private readonly Action<SocketAsyncEventArgs> _sent;
         // Allocated at the first reply, not per connection: idle connections cost only their receive buffer.
         private const int InitialSendBufferBytes = 4096;
         private const int RetainedSendBufferBytes = 1024 * 1024;
@@ -67,6 +72,10 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             _socket = stage._socket;
             _receiveBuffer = new byte[stage._receiveBufferBytes];
             _receiveArgs.SetBuffer(_receiveBuffer, 0, _receiveBuffer.Length);
+            _receive = _socket.ReceiveAsync;
+            _send = _socket.SendAsync;
+            _received = OnReceived;
+            _sent = OnSent;
             _onReceived = GetAsyncCallback<SocketAsyncEventArgs>(OnReceived);
             _onSent = GetAsyncCallback<SocketAsyncEventArgs>(OnSent);
             _receiveArgs.Completed += (_, args) => _onReceived(args);
@@ -78,21 +87,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         public override void PreStart() => Pull(_stage.In);
 
         // Reading: one receive per pull.
-        public void OnPull()
-        {
-            bool pending;
-            try
-            {
-                pending = _socket.ReceiveAsync(_receiveArgs);
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                FailStage(e);
-                return;
-            }
-
-            if (!pending) OnReceived(_receiveArgs);
-        }
+        public void OnPull() => Start(_receive, _receiveArgs, _received);
 
         private void OnReceived(SocketAsyncEventArgs args)
         {
@@ -137,10 +132,20 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private void Send()
         {
             _sendArgs.SetBuffer(_sendBuffer, _sentBytes, _sendCount - _sentBytes);
+            Start(_send, _sendArgs, _sent);
+        }
+
+        /// <summary>
+        /// Starts a socket operation: a synchronous completion is handled here, an asynchronous one comes back through
+        /// the stage's async callback.
+        /// </summary>
+        private void Start(
+            Func<SocketAsyncEventArgs, bool> operation, SocketAsyncEventArgs args, Action<SocketAsyncEventArgs> completed)
+        {
             bool pending;
             try
             {
-                pending = _socket.SendAsync(_sendArgs);
+                pending = operation(args);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -148,7 +153,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
                 return;
             }
 
-            if (!pending) OnSent(_sendArgs);
+            if (!pending) completed(args);
         }
 
         private void OnSent(SocketAsyncEventArgs args)

@@ -118,20 +118,7 @@ public sealed unsafe class TorchStore : IDisposable
 
     public Task SetAsync(string key, byte[] value) => SetAsync(Utf8(key), value);
 
-    public Task SetAsync(byte[] key, byte[] value) =>
-        Call(
-            "set",
-            h =>
-            {
-                fixed (byte* k = key)
-                fixed (byte* v = value)
-                {
-                    byte* err = null;
-                    Check(_fn.Set(h, k, (nuint)key.Length, v, (nuint)value.Length, &err), err);
-                }
-
-                return true;
-            });
+    public Task SetAsync(byte[] key, byte[] value) => KeyValueCall("set", KeyValueOp.Set, key, value);
 
     public Task<byte[]> GetAsync(string key) => GetAsync(Utf8(key));
 
@@ -244,21 +231,7 @@ public sealed unsafe class TorchStore : IDisposable
             });
 
     public Task AppendAsync(string key, string value) =>
-        Call(
-            "append",
-            h =>
-            {
-                var kb = Utf8(key);
-                var vb = Utf8(value);
-                fixed (byte* k = kb)
-                fixed (byte* v = vb)
-                {
-                    byte* err = null;
-                    Check(_fn.Append(h, k, (nuint)kb.Length, v, (nuint)vb.Length, &err), err);
-                }
-
-                return true;
-            });
+        KeyValueCall("append", KeyValueOp.Append, Utf8(key), Utf8(value));
 
     public Task<byte[][]> MultiGetAsync(params string[] keys) =>
         Call(
@@ -286,17 +259,27 @@ public sealed unsafe class TorchStore : IDisposable
             });
 
     public Task QueuePushAsync(string key, string value) =>
+        KeyValueCall("queuePush", KeyValueOp.QueuePush, Utf8(key), Utf8(value));
+
+    private enum KeyValueOp { Set, Append, QueuePush }
+
+    /// <summary>SET, APPEND and QUEUE_PUSH: the same native signature (handle, key, value) and no result.</summary>
+    private Task KeyValueCall(string name, KeyValueOp op, byte[] key, byte[] value) =>
         Call(
-            "queuePush",
+            name,
             h =>
             {
-                var kb = Utf8(key);
-                var vb = Utf8(value);
-                fixed (byte* k = kb)
-                fixed (byte* v = vb)
+                fixed (byte* k = key)
+                fixed (byte* v = value)
                 {
                     byte* err = null;
-                    Check(_fn.QueuePush(h, k, (nuint)kb.Length, v, (nuint)vb.Length, &err), err);
+                    var fn = op switch
+                    {
+                        KeyValueOp.Set => _fn.Set,
+                        KeyValueOp.Append => _fn.Append,
+                        _ => _fn.QueuePush,
+                    };
+                    Check(fn(h, k, (nuint)key.Length, v, (nuint)value.Length, &err), err);
                 }
 
                 return true;

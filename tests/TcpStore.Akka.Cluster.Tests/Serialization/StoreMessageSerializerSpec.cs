@@ -1,0 +1,388 @@
+using System.Runtime.Serialization;
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit;
+using TcpStore.Akka.Cluster.Serialization;
+using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Store;
+using Xunit.Sdk;
+using static TcpStore.Akka.Store.StoreProtocol;
+using AkkaSerialization = Akka.Serialization.Serialization;
+
+namespace TcpStore.Akka.Cluster.Tests.Serialization;
+
+public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.TestKit
+{
+    private readonly StoreMessageSerializer _serializer;
+    private readonly TestProbe _first;
+    private readonly TestProbe _second;
+
+    public StoreMessageSerializerSpec()
+    {
+        _serializer = new StoreMessageSerializer((ExtendedActorSystem)Sys);
+        _first = CreateTestProbe();
+        _second = CreateTestProbe();
+    }
+
+    private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
+
+    /// <summary>Big enough for a three-byte length prefix; a pattern, so a shifted copy would not compare equal.</summary>
+    private static readonly byte[] Large = Enumerable.Range(0, 1 << 20).Select(i => (byte)(i * 31 % 251)).ToArray();
+
+    private static readonly byte[][] ManyKeys = Enumerable.Range(0, 300).Select(i => B($"/rank_{i}")).ToArray();
+
+    private static readonly Query[] AllQueries =
+    [
+        new Query.Set(B("/k"), B("v")),
+        new Query.CompareSet(B("/k"), B("old"), B("new")),
+        new Query.Get(B("/k")),
+        new Query.Add(B("/counter"), -42),
+        new Query.Check([B("/a"), B("/b")]),
+        new Query.Wait([B("/a")]),
+        Query.GetNumKeys.Instance,
+        new Query.DeleteKey(B("/k")),
+        new Query.Append(B("/k"), B("more")),
+        new Query.MultiGet([B("/a"), B("/b"), B("/c")]),
+        new Query.MultiSet([new(B("/a"), B("1")), new(B("/b"), [])]),
+        Query.CancelWait.Instance,
+        new Query.Ping(0xDEADBEEF),
+        new Query.QueuePush(B("/q"), B("item")),
+        new Query.QueuePop(B("/q")),
+        new Query.QueueLen(B("/q")),
+        Query.ListKeys.Instance,
+    ];
+
+    private static readonly Reply[] AllReplies =
+    [
+        new Reply.Bytes(B("value")),
+        new Reply.Integer(-7),
+        Reply.CheckResult.ReadyReply,
+        Reply.CheckResult.NotReadyReply,
+        Reply.StopWaiting.Instance,
+        Reply.WaitCanceled.Instance,
+        Reply.WaitPending.Instance,
+        new Reply.Pong(uint.MaxValue),
+        new Reply.MultiBytes([B("x"), [], B("z")]),
+        new Reply.QueueItem(3, B("item")),
+        new Reply.KeyList([B("/a"), B("/b")]),
+    ];
+
+    /// <summary>Every message type, every query and reply variant, and the edge cases, by name (for the theories).</summary>
+    private static IEnumerable<(string Name, object Message)> Samples(IActorRef first, IActorRef second)
+    {
+        foreach (var query in AllQueries)
+            yield return ($"Execute {query.GetType().Name}", new Execute(first, [query]));
+        yield return ("Execute all queries", new Execute(first, AllQueries));
+        yield return ("Execute no queries", new Execute(first, []));
+        yield return ("Execute empty key and value", new Execute(first, [new Query.Set([], [])]));
+        yield return ("Execute large value", new Execute(first, [new Query.Set(B("/big"), Large), new Query.QueuePush(Large, [])]));
+        yield return ("Execute extreme numbers", new Execute(first,
+            [new Query.Add(B("/k"), long.MinValue), new Query.Add(B("/k"), long.MaxValue), new Query.Ping(0)]));
+        yield return ("Execute empty lists", new Execute(first, [new Query.Check([]), new Query.Wait([]), new Query.MultiGet([]), new Query.MultiSet([])]));
+        yield return ("Execute many keys", new Execute(first, [new Query.MultiGet(ManyKeys), new Query.Wait(ManyKeys)]));
+
+        foreach (var reply in AllReplies)
+            yield return ($"Executed {reply.GetType().Name} {reply}", new Executed([reply]));
+        yield return ("Executed all replies", new Executed(AllReplies));
+        yield return ("Executed no replies", new Executed([]));
+        yield return ("Executed empty and null items", new Executed(
+            [new Reply.Bytes([]), new Reply.QueueItem(0, null), new Reply.QueueItem(1, []), new Reply.MultiBytes([]), new Reply.KeyList([])]));
+        yield return ("Executed large value", new Executed([new Reply.Bytes(Large), new Reply.MultiBytes([Large, []])]));
+        yield return ("Executed extreme numbers", new Executed(
+            [new Reply.Integer(long.MinValue), new Reply.QueueItem(long.MaxValue, B("x")), new Reply.Pong(0)]));
+        yield return ("Executed with rejection", new Executed(
+            [new Reply.Integer(1), Reply.WaitPending.Instance],
+            new Rejection(QueryType.Add, "add-not-a-number", "The value of \"/k\" is not a decimal integer: ü€ 😀")));
+        yield return ("Executed rejection with empty strings", new Executed([], new Rejection(QueryType.ListKeys, "", "")));
+
+        yield return ("WaitCompleted", WaitCompleted.Instance);
+        yield return ("ConnectionClosed", new ConnectionClosed(second));
+        yield return ("GetStats", GetStats.Instance);
+        yield return ("StoreStats", new StoreStats(3, 2, 5_000_000_000, long.MaxValue, 1, -1));
+        yield return ("StoreStats zero", new StoreStats(0, 0, 0, 0, 0, 0));
+        yield return ("GetWaiters default", new GetWaiters());
+        yield return ("GetWaiters", new GetWaiters(7, int.MaxValue));
+        yield return ("Waiters none", new Waiters(0, []));
+        yield return ("Waiters", new Waiters(12,
+            [new AwaitedKey(B("/a"), 3, [first, second, first]), new AwaitedKey([], 0, []), new AwaitedKey(Large, 1, [second])]));
+        yield return ("AwaitedKey", new AwaitedKey(B("/a"), 2, [second, first]));
+        yield return ("AwaitedKey no connections", new AwaitedKey(B("/a"), 5, []));
+        yield return ("ListEntries default", new ListEntries(0, 100));
+        yield return ("ListEntries", new ListEntries(10, 20, 64));
+        yield return ("Entries none", new Entries(0, 0, []));
+        yield return ("Entries", new Entries(100, 40,
+            [new Entry(B("/a"), 5, null), new Entry(B("/b"), 3, B("xyz")), new Entry([], 0, []), new Entry(B("/big"), Large.Length, Large)]));
+        yield return ("Entry without value", new Entry(B("/a"), 1000, null));
+        yield return ("Entry with empty value", new Entry(B("/a"), 0, []));
+        yield return ("ListQueues default", new ListQueues());
+        yield return ("ListQueues", new ListQueues(3));
+        yield return ("QueueList none", new QueueList(0, []));
+        yield return ("QueueList", new QueueList(9, [new QueueInfo(B("/q1"), 1), new QueueInfo([], int.MaxValue)]));
+        yield return ("QueueInfo", new QueueInfo(B("/q"), 17));
+    }
+
+    public static TheoryData<string> SampleNames() => new(Samples(ActorRefs.Nobody, ActorRefs.Nobody).Select(s => s.Name));
+
+    private object Sample(string name) => Samples(_first.Ref, _second.Ref).Single(s => s.Name == name).Message;
+
+    private object RoundTrip(object message) =>
+        _serializer.FromBinary(_serializer.ToBinary(message), _serializer.Manifest(message));
+
+    /// <summary>Payloads small enough to try every prefix and every corrupted byte of.</summary>
+    private IEnumerable<(string Name, string Manifest, byte[] Payload)> SmallPayloads() =>
+        Samples(_first.Ref, _second.Ref)
+            .Select(s => (s.Name, _serializer.Manifest(s.Message), _serializer.ToBinary(s.Message)))
+            .Where(s => s.Item3.Length <= 4096);
+
+    [Theory]
+    [MemberData(nameof(SampleNames))]
+    public void Round_trips_with_equal_content(string name)
+    {
+        var message = Sample(name);
+        Structural.AssertEqual(message, RoundTrip(message));
+    }
+
+    [Fact]
+    public void Samples_cover_every_message_type_and_every_variant()
+    {
+        var samples = Samples(_first.Ref, _second.Ref).Select(s => s.Message).ToList();
+        Assert.Equal(
+            StoreMessageSerializer.MessageTypes.Select(t => t.Name).Order(),
+            samples.Select(m => m.GetType().Name).Distinct().Order());
+        Assert.Equal(WireFormat.LastQueryType, AllQueries.Select(q => q.Type).Max());
+        Assert.Equal(Enumerable.Range(1, (int)WireFormat.LastQueryType), AllQueries.Select(q => (int)q.Type));
+        Assert.Equal(
+            typeof(Reply).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(Reply))).Select(t => t.Name).Order(),
+            AllReplies.Select(r => r.GetType().Name).Distinct().Order());
+    }
+
+    [Fact]
+    public void Singletons_deserialize_to_the_shared_instances()
+    {
+        Assert.Same(WaitCompleted.Instance, RoundTrip(WaitCompleted.Instance));
+        Assert.Same(GetStats.Instance, RoundTrip(GetStats.Instance));
+
+        var queries = ((Execute)RoundTrip(new Execute(_first.Ref, AllQueries))).Queries;
+        Assert.Same(Query.GetNumKeys.Instance, queries[6]);
+        Assert.Same(Query.CancelWait.Instance, queries[11]);
+        Assert.Same(Query.ListKeys.Instance, queries[16]);
+
+        var replies = ((Executed)RoundTrip(new Executed(AllReplies))).Replies;
+        Assert.Same(Reply.CheckResult.ReadyReply, replies[2]);
+        Assert.Same(Reply.CheckResult.NotReadyReply, replies[3]);
+        Assert.Same(Reply.StopWaiting.Instance, replies[4]);
+        Assert.Same(Reply.WaitCanceled.Instance, replies[5]);
+        Assert.Same(Reply.WaitPending.Instance, replies[6]);
+    }
+
+    [Fact]
+    public void Null_and_empty_values_stay_distinct()
+    {
+        var replies = ((Executed)RoundTrip(new Executed([new Reply.QueueItem(0, null), new Reply.QueueItem(1, [])]))).Replies;
+        Assert.Null(((Reply.QueueItem)replies[0]).Value);
+        Assert.Empty(Assert.IsType<byte[]>(((Reply.QueueItem)replies[1]).Value));
+        Assert.Null(((Entry)RoundTrip(new Entry(B("/a"), 1, null))).Value);
+        Assert.Empty(Assert.IsType<byte[]>(((Entry)RoundTrip(new Entry(B("/a"), 0, []))).Value));
+        Assert.Null(((Executed)RoundTrip(new Executed([]))).Rejection);
+    }
+
+    [Fact]
+    public void Payloads_have_the_documented_layout()
+    {
+        // Count 3; Integer tag 2 + i64 1; Ready tag 3; QueueItem tag 10 + i64 2 + null (0); no rejection (0).
+        Assert.Equal(
+            Convert.FromHexString("03" + "020100000000000000" + "03" + "0A020000000000000000" + "00"),
+            _serializer.ToBinary(new Executed([new Reply.Integer(1), Reply.CheckResult.ReadyReply, new Reply.QueueItem(2, null)])));
+        Assert.Equal(Convert.FromHexString("010000000200000003000000"), _serializer.ToBinary(new ListEntries(1, 2, 3)));
+        Assert.Equal(Convert.FromHexString("03" + "2F7161" + "11000000"), _serializer.ToBinary(new QueueInfo(B("/qa"), 17)));
+        Assert.Empty(_serializer.ToBinary(WaitCompleted.Instance));
+
+        // The connection's path as a string, then count 1; PING is its QueryType 13 and the nonce; a 200-byte key
+        // takes a two-byte length.
+        var path = B(AkkaSerialization.SerializedActorPath(_first.Ref));
+        Assert.True(path.Length < 128, $"path {path.Length} bytes");
+        byte[] expected = [(byte)path.Length, .. path, 0x02, 0x0D, 0x04, 0x03, 0x02, 0x01, 0x03, 0xC8, 0x01, .. new byte[200]];
+        Assert.Equal(expected, _serializer.ToBinary(new Execute(_first.Ref, [new Query.Ping(0x01020304), new Query.Get(new byte[200])])));
+    }
+
+    [Fact]
+    public void Manifests_are_short_and_distinct()
+    {
+        var manifests = Samples(_first.Ref, _second.Ref)
+            .GroupBy(s => s.Message.GetType())
+            .Select(g => _serializer.Manifest(g.First().Message))
+            .ToList();
+        Assert.Equal(StoreMessageSerializer.MessageTypes.Count, manifests.Distinct().Count());
+        Assert.All(manifests, m => Assert.Equal(1, m.Length));
+    }
+
+    [Fact]
+    public void Register_binds_every_message_type_to_the_serializer()
+    {
+        Assert.IsNotType<StoreMessageSerializer>(Sys.Serialization.FindSerializerFor(GetStats.Instance));
+
+        var serializer = StoreMessageSerializer.Register(Sys);
+
+        Assert.Equal(StoreMessageSerializer.SerializerId, serializer.Identifier);
+        foreach (var (name, message) in Samples(_first.Ref, _second.Ref))
+        {
+            var found = Sys.Serialization.FindSerializerFor(message);
+            Assert.True(ReferenceEquals(serializer, found), $"{name}: bound to {found.GetType().Name}");
+            var bytes = Sys.Serialization.Serialize(message);
+            var back = Sys.Serialization.Deserialize(bytes, StoreMessageSerializer.SerializerId, AkkaSerialization.ManifestFor(found, message));
+            Structural.AssertEqual(message, back, name);
+        }
+    }
+
+    [Fact]
+    public void Register_is_idempotent()
+    {
+        var first = StoreMessageSerializer.Register(Sys);
+        Assert.Same(first, StoreMessageSerializer.Register(Sys));
+        Assert.Same(first, Sys.Serialization.FindSerializerFor(new ListQueues()));
+    }
+
+    [Fact]
+    public void Actor_refs_resolve_to_the_same_live_actor()
+    {
+        StoreMessageSerializer.Register(Sys);
+        var message = new Execute(_first.Ref, []);
+        var back = (Execute)Sys.Serialization.Deserialize(
+            Sys.Serialization.Serialize(message), StoreMessageSerializer.SerializerId, _serializer.Manifest(message));
+
+        Assert.Equal(_first.Ref, back.Connection);
+        back.Connection.Tell("through the deserialized ref");
+        _first.ExpectMsg("through the deserialized ref");
+
+        var waiters = (Waiters)RoundTrip(new Waiters(1, [new AwaitedKey(B("/a"), 2, [_second.Ref, _first.Ref])]));
+        Assert.Equal([_second.Ref, _first.Ref], waiters.Keys[0].Connections);
+    }
+
+    [Fact]
+    public void Every_truncation_is_a_serialization_exception()
+    {
+        var tried = 0;
+        foreach (var (name, manifest, payload) in SmallPayloads())
+        {
+            for (var length = 0; length < payload.Length; length++)
+            {
+                var prefix = payload[..length];
+                var ex = Record.Exception(() => _serializer.FromBinary(prefix, manifest));
+                Assert.True(ex is SerializationException, $"{name} cut to {length} of {payload.Length} bytes: {Describe(ex)}");
+                tried++;
+            }
+        }
+        Assert.True(tried > 1000, $"only {tried} prefixes");
+    }
+
+    [Fact]
+    public void Trailing_bytes_are_a_serialization_exception()
+    {
+        foreach (var (name, manifest, payload) in SmallPayloads())
+        {
+            var ex = Record.Exception(() => _serializer.FromBinary([.. payload, 0], manifest));
+            Assert.True(ex is SerializationException, $"{name} plus one byte: {Describe(ex)}");
+        }
+    }
+
+    [Fact]
+    public void Corrupted_bytes_decode_or_fail_with_a_serialization_exception()
+    {
+        // A corrupted byte may still decode (a different key byte, say); anything else must be a SerializationException.
+        foreach (var (name, manifest, payload) in SmallPayloads())
+        {
+            for (var i = 0; i < payload.Length; i++)
+            {
+                foreach (var value in new byte[] { 0x00, 0x7F, 0x80, 0xFF, (byte)(payload[i] ^ 0x01) })
+                {
+                    var corrupted = (byte[])payload.Clone();
+                    corrupted[i] = value;
+                    var ex = Record.Exception(() => _serializer.FromBinary(corrupted, manifest));
+                    Assert.True(ex is null or SerializationException, $"{name} with byte {i} set to {value:X2}: {Describe(ex)}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Random_garbage_decodes_or_fails_with_a_serialization_exception()
+    {
+        var random = new Random(7370);
+        var manifests = Samples(_first.Ref, _second.Ref).Select(s => _serializer.Manifest(s.Message)).Distinct().ToList();
+        foreach (var manifest in manifests)
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                var garbage = new byte[random.Next(0, 48)];
+                random.NextBytes(garbage);
+                var ex = Record.Exception(() => _serializer.FromBinary(garbage, manifest));
+                Assert.True(ex is null or SerializationException, $"[{manifest}] {Convert.ToHexString(garbage)}: {Describe(ex)}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("D", "FFFFFFFF07", "count")] // 2^31-1 replies in a five-byte payload: refused before allocating
+    [InlineData("D", "FFFFFFFF0F", "length exceeds")] // beyond int
+    [InlineData("D", "808080808000", "five bytes")] // a six-byte varint
+    [InlineData("D", "0100", "reply tag 0")]
+    [InlineData("D", "010C", "reply tag 12")]
+    [InlineData("D", "0002", "flag byte is 2")]
+    [InlineData("D", "00011200", "query type 18")]
+    [InlineData("D", "0101FFFFFFFF07", "2147483647 bytes are needed")] // a huge byte array, not allocated
+    [InlineData("X", "000100", "query tag 0")] // an empty path, one query; VALIDATE never travels as a query
+    [InlineData("X", "000112", "query tag 18")]
+    [InlineData("X", "00010B05", "count of 5")] // MULTI_SET with 5 pairs in no bytes
+    [InlineData("S", "00", "1 bytes are left over")]
+    public void Hostile_payloads_are_refused_clearly(string manifest, string hex, string expected)
+    {
+        var ex = Assert.Throws<SerializationException>(() => _serializer.FromBinary(Convert.FromHexString(hex), manifest));
+        Assert.Contains(expected, ex.Message);
+        Assert.Contains($"[{manifest}]", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Z")]
+    [InlineData("x")]
+    [InlineData("XX")]
+    [InlineData("TcpStore.Akka.Store.StoreProtocol+Execute, TcpStore.Akka")]
+    public void Unknown_manifest_is_a_serialization_exception(string manifest)
+    {
+        var ex = Assert.Throws<SerializationException>(() => _serializer.FromBinary(_serializer.ToBinary(new ListQueues(1)), manifest));
+        Assert.Contains("manifest", ex.Message);
+    }
+
+    [Fact]
+    public void Foreign_objects_are_refused()
+    {
+        Assert.Throws<ArgumentException>(() => _serializer.ToBinary("a string"));
+        Assert.Throws<ArgumentException>(() => _serializer.Manifest(new Rejection(QueryType.Get, "r", "d")));
+    }
+
+    [Fact]
+    public void The_comparer_sees_every_difference()
+    {
+        // The round-trip assertions are only as good as Structural; these must all fail.
+        (object, object)[] different =
+        [
+            (new Entry(B("/a"), 1, null), new Entry(B("/a"), 1, [])),
+            (new Entry(B("/a"), 1, B("x")), new Entry(B("/a"), 1, B("y"))),
+            (new Entry(B("/a"), 1, null), new Entry(B("/a"), 2, null)),
+            (new Executed([new Reply.Bytes(B("a"))]), new Executed([new Reply.Bytes(B("a")), new Reply.Bytes(B("a"))])),
+            (new Executed([new Reply.MultiBytes([B("a"), B("b")])]), new Executed([new Reply.MultiBytes([B("a"), B("c")])])),
+            (new Executed([Reply.CheckResult.ReadyReply]), new Executed([Reply.CheckResult.NotReadyReply])),
+            (new Executed([Reply.StopWaiting.Instance]), new Executed([Reply.WaitPending.Instance])),
+            (new Executed([], new Rejection(QueryType.Add, "r", "d")), new Executed([], new Rejection(QueryType.Add, "r", "e"))),
+            (new Executed([], new Rejection(QueryType.Add, "r", "d")), new Executed([])),
+            (new Execute(_first.Ref, [new Query.MultiSet([new(B("k"), B("v"))])]), new Execute(_first.Ref, [new Query.MultiSet([new(B("k"), B("w"))])])),
+            (new Execute(_first.Ref, [new Query.Add(B("k"), 1)]), new Execute(_first.Ref, [new Query.Add(B("k"), -1)])),
+            (new Execute(_first.Ref, []), new Execute(_second.Ref, [])),
+            (new Execute(_first.Ref, [new Query.Get(B("k"))]), new Execute(_first.Ref, [new Query.DeleteKey(B("k"))])),
+        ];
+        foreach (var (expected, actual) in different)
+            Assert.ThrowsAny<XunitException>(() => Structural.AssertEqual(expected, actual));
+    }
+
+    private static string Describe(Exception? ex) => ex is null ? "no exception" : $"{ex.GetType().Name}: {ex.Message}";
+}

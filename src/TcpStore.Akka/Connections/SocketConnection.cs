@@ -50,15 +50,10 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
     {
         private readonly SocketConnection _stage;
         private readonly Socket _socket;
-        private readonly SocketAsyncEventArgs _receiveArgs = new();
-        private readonly SocketAsyncEventArgs _sendArgs = new();
-        private readonly Action<SocketAsyncEventArgs> _onReceived;
-        private readonly Action<SocketAsyncEventArgs> _onSent;
-        // Cached delegates: Start() is on the per-request path and must not allocate.
-        private readonly Func<SocketAsyncEventArgs, bool> _receive;
-        private readonly Func<SocketAsyncEventArgs, bool> _send;
-        private readonly Action<SocketAsyncEventArgs> _received;
-        private readonly Action<SocketAsyncEventArgs> _sent;
+        // One async callback for both directions, no per-direction delegates: every object here is paid for by each
+        // idle connection.
+        private readonly CompletionArgs _receiveArgs;
+        private readonly CompletionArgs _sendArgs;
         // Both buffers are rented from the shared pool only while bytes are moving, so that an idle connection holds
         // neither (idle-connection memory is a performance target): the receive buffer between a read and the read
         // that drains the socket, the send buffer while a reply is going out.
@@ -75,14 +70,9 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         {
             _stage = stage;
             _socket = stage._socket;
-            _receive = _socket.ReceiveAsync;
-            _send = _socket.SendAsync;
-            _received = OnReceived;
-            _sent = OnSent;
-            _onReceived = GetAsyncCallback<SocketAsyncEventArgs>(OnReceived);
-            _onSent = GetAsyncCallback<SocketAsyncEventArgs>(OnSent);
-            _receiveArgs.Completed += (_, args) => _onReceived(args);
-            _sendArgs.Completed += (_, args) => _onSent(args);
+            var onCompleted = GetAsyncCallback<SocketAsyncEventArgs>(OnCompleted);
+            _receiveArgs = new CompletionArgs(onCompleted);
+            _sendArgs = new CompletionArgs(onCompleted);
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
@@ -113,7 +103,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             }
 
             _receivePending = true;
-            Start(_receive, _receiveArgs, _received);
+            Start(_receiveArgs);
         }
 
         private void OnReceived(SocketAsyncEventArgs args)
@@ -170,20 +160,19 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private void Send()
         {
             _sendArgs.SetBuffer(_sendBuffer!, _sentBytes, _sendCount - _sentBytes);
-            Start(_send, _sendArgs, _sent);
+            Start(_sendArgs);
         }
 
         /// <summary>
         /// Starts a socket operation: a synchronous completion is handled here, an asynchronous one comes back through
         /// the stage's async callback.
         /// </summary>
-        private void Start(
-            Func<SocketAsyncEventArgs, bool> operation, SocketAsyncEventArgs args, Action<SocketAsyncEventArgs> completed)
+        private void Start(SocketAsyncEventArgs args)
         {
             bool pending;
             try
             {
-                pending = operation(args);
+                pending = ReferenceEquals(args, _receiveArgs) ? _socket.ReceiveAsync(args) : _socket.SendAsync(args);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -191,7 +180,13 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
                 return;
             }
 
-            if (!pending) completed(args);
+            if (!pending) OnCompleted(args);
+        }
+
+        private void OnCompleted(SocketAsyncEventArgs args)
+        {
+            if (ReferenceEquals(args, _receiveArgs)) OnReceived(args);
+            else OnSent(args);
         }
 
         private void OnSent(SocketAsyncEventArgs args)
@@ -256,6 +251,16 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             if (_sendBuffer is null) return;
             ArrayPool<byte>.Shared.Return(_sendBuffer);
             _sendBuffer = null;
+        }
+
+        /// <summary>
+        /// Hands an asynchronous completion to the stage (an override instead of the <c>Completed</c> event: no handler
+        /// delegate per connection). The execution context is not captured: the callback needs none.
+        /// </summary>
+        private sealed class CompletionArgs(Action<SocketAsyncEventArgs> onCompleted)
+            : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+        {
+            protected override void OnCompleted(SocketAsyncEventArgs e) => onCompleted(e);
         }
     }
 }

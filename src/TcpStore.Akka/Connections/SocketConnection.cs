@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using Akka;
 using Akka.IO;
@@ -12,7 +13,8 @@ namespace TcpStore.Akka.Connections;
 /// One accepted socket as an Akka.Streams flow: bytes written to its inlet go to the peer, bytes the peer sends come
 /// out of its outlet. It replaces Akka.Streams' own TCP connection stage (see docs/DESIGN.md): the socket's receive
 /// and send complete straight into this stage through async callbacks, with no I/O actor in between, one
-/// <see cref="SocketAsyncEventArgs"/> per direction reused for the connection's life, and nothing allocated per read.
+/// <see cref="SocketAsyncEventArgs"/> per direction reused for the connection's life, and buffers rented from
+/// <see cref="ArrayPool{T}.Shared"/> only while bytes are moving (an idle connection holds none).
 /// </summary>
 /// <remarks>
 /// A chunk pushed downstream wraps the stage's receive buffer without copying and is valid until the next pull: the
@@ -48,20 +50,18 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
     {
         private readonly SocketConnection _stage;
         private readonly Socket _socket;
-        private readonly byte[] _receiveBuffer;
-        private readonly SocketAsyncEventArgs _receiveArgs = new();
-        private readonly SocketAsyncEventArgs _sendArgs = new();
-        private readonly Action<SocketAsyncEventArgs> _onReceived;
-        private readonly Action<SocketAsyncEventArgs> _onSent;
-        // Cached delegates: Start() is on the per-request path and must not allocate.
-        private readonly Func<SocketAsyncEventArgs, bool> _receive;
-        private readonly Func<SocketAsyncEventArgs, bool> _send;
-        private readonly Action<SocketAsyncEventArgs> _received;
-        private readonly Action<SocketAsyncEventArgs> _sent;
-        // Allocated at the first reply, not per connection: idle connections cost only their receive buffer.
-        private const int InitialSendBufferBytes = 4096;
-        private const int RetainedSendBufferBytes = 1024 * 1024;
-        private byte[] _sendBuffer = [];
+        // One async callback for both directions, no per-direction delegates: every object here is paid for by each
+        // idle connection.
+        private readonly CompletionArgs _receiveArgs;
+        private readonly CompletionArgs _sendArgs;
+        // Both buffers are rented from the shared pool only while bytes are moving, so that an idle connection holds
+        // neither (idle-connection memory is a performance target): the receive buffer between a read and the read
+        // that drains the socket, the send buffer while a reply is going out.
+        private byte[]? _receiveBuffer;
+        private bool _receiveDrained;
+        private bool _receivePending;
+        private bool _awaitingData;
+        private byte[]? _sendBuffer;
         private int _sendCount;
         private int _sentBytes;
         private bool _outputFinished;
@@ -70,27 +70,45 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         {
             _stage = stage;
             _socket = stage._socket;
-            _receiveBuffer = new byte[stage._receiveBufferBytes];
-            _receiveArgs.SetBuffer(_receiveBuffer, 0, _receiveBuffer.Length);
-            _receive = _socket.ReceiveAsync;
-            _send = _socket.SendAsync;
-            _received = OnReceived;
-            _sent = OnSent;
-            _onReceived = GetAsyncCallback<SocketAsyncEventArgs>(OnReceived);
-            _onSent = GetAsyncCallback<SocketAsyncEventArgs>(OnSent);
-            _receiveArgs.Completed += (_, args) => _onReceived(args);
-            _sendArgs.Completed += (_, args) => _onSent(args);
+            var onCompleted = GetAsyncCallback<SocketAsyncEventArgs>(OnCompleted);
+            _receiveArgs = new CompletionArgs(onCompleted);
+            _sendArgs = new CompletionArgs(onCompleted);
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
 
         public override void PreStart() => Pull(_stage.In);
 
-        // Reading: one receive per pull.
-        public void OnPull() => Start(_receive, _receiveArgs, _received);
+        // Reading: one receive per pull. When the last read drained the socket (it did not fill the buffer), the buffer
+        // goes back to the pool and a zero-byte receive waits for the next bytes: it completes when data (or FIN) is
+        // there, without holding a buffer, and only then is one rented for the read proper. A read that filled the
+        // buffer is followed by another read at once, so a busy or pipelining peer pays no extra call.
+        public void OnPull()
+        {
+            if (_receiveDrained)
+            {
+                _receiveDrained = false;
+                ReturnReceiveBuffer();
+            }
+
+            if (_receiveBuffer is null)
+            {
+                _awaitingData = true;
+                _receiveArgs.SetBuffer(Array.Empty<byte>(), 0, 0);
+            }
+            else
+            {
+                _awaitingData = false;
+                _receiveArgs.SetBuffer(_receiveBuffer, 0, _stage._receiveBufferBytes);
+            }
+
+            _receivePending = true;
+            Start(_receiveArgs);
+        }
 
         private void OnReceived(SocketAsyncEventArgs args)
         {
+            _receivePending = false;
             if (IsClosed(_stage.Out)) return; // reading was cancelled while this receive was pending
             if (args.SocketError != SocketError.Success)
             {
@@ -98,7 +116,16 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
                 return;
             }
 
-            if (args.BytesTransferred == 0)
+            if (_awaitingData)
+            {
+                // Bytes are readable (or the peer closed, which the read now sees as 0 bytes).
+                _receiveBuffer = ArrayPool<byte>.Shared.Rent(_stage._receiveBufferBytes);
+                OnPull();
+                return;
+            }
+
+            var received = args.BytesTransferred;
+            if (received == 0)
             {
                 // The peer closed: like PyTorch's servers (and Akka with halfClose off), that ends the connection.
                 Log.Debug("Connection from {0} closed by the peer", _socket.RemoteEndPoint);
@@ -106,7 +133,9 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
                 return;
             }
 
-            Push(_stage.Out, ByteString.FromBytes(_receiveBuffer, 0, args.BytesTransferred));
+            // Downstream is done with the chunk when it pulls again (see remarks): a drained buffer goes back then.
+            _receiveDrained = received < _stage._receiveBufferBytes;
+            Push(_stage.Out, ByteString.FromBytes(_receiveBuffer!, 0, received));
         }
 
         public void OnDownstreamFinish(Exception cause)
@@ -121,8 +150,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             // The element may be a rope of several arrays (coalesced replies): flatten it into the send buffer, so
             // that it leaves in one write.
             var bytes = Grab(_stage.In);
-            if (_sendBuffer.Length < bytes.Count || _sendBuffer.Length > RetainedSendBufferBytes)
-                _sendBuffer = new byte[Math.Max(bytes.Count, InitialSendBufferBytes)];
+            _sendBuffer = ArrayPool<byte>.Shared.Rent(bytes.Count);
             bytes.CopyTo(_sendBuffer, 0, bytes.Count);
             _sendCount = bytes.Count;
             _sentBytes = 0;
@@ -131,21 +159,20 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
         private void Send()
         {
-            _sendArgs.SetBuffer(_sendBuffer, _sentBytes, _sendCount - _sentBytes);
-            Start(_send, _sendArgs, _sent);
+            _sendArgs.SetBuffer(_sendBuffer!, _sentBytes, _sendCount - _sentBytes);
+            Start(_sendArgs);
         }
 
         /// <summary>
         /// Starts a socket operation: a synchronous completion is handled here, an asynchronous one comes back through
         /// the stage's async callback.
         /// </summary>
-        private void Start(
-            Func<SocketAsyncEventArgs, bool> operation, SocketAsyncEventArgs args, Action<SocketAsyncEventArgs> completed)
+        private void Start(SocketAsyncEventArgs args)
         {
             bool pending;
             try
             {
-                pending = operation(args);
+                pending = ReferenceEquals(args, _receiveArgs) ? _socket.ReceiveAsync(args) : _socket.SendAsync(args);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -153,7 +180,13 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
                 return;
             }
 
-            if (!pending) completed(args);
+            if (!pending) OnCompleted(args);
+        }
+
+        private void OnCompleted(SocketAsyncEventArgs args)
+        {
+            if (ReferenceEquals(args, _receiveArgs)) OnReceived(args);
+            else OnSent(args);
         }
 
         private void OnSent(SocketAsyncEventArgs args)
@@ -172,6 +205,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             }
 
             _sendCount = 0;
+            ReturnSendBuffer();
             if (_outputFinished) CompleteStage();
             else Pull(_stage.In);
         }
@@ -199,6 +233,34 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             _socket.Dispose();
             _receiveArgs.Dispose();
             _sendArgs.Dispose();
+            // A buffer an operation may still be using (pending when the stage stopped) is left to the GC, never
+            // handed to another connection.
+            if (!_receivePending) ReturnReceiveBuffer();
+            if (_sendCount == 0) ReturnSendBuffer();
+        }
+
+        private void ReturnReceiveBuffer()
+        {
+            if (_receiveBuffer is null) return;
+            ArrayPool<byte>.Shared.Return(_receiveBuffer);
+            _receiveBuffer = null;
+        }
+
+        private void ReturnSendBuffer()
+        {
+            if (_sendBuffer is null) return;
+            ArrayPool<byte>.Shared.Return(_sendBuffer);
+            _sendBuffer = null;
+        }
+
+        /// <summary>
+        /// Hands an asynchronous completion to the stage (an override instead of the <c>Completed</c> event: no handler
+        /// delegate per connection). The execution context is not captured: the callback needs none.
+        /// </summary>
+        private sealed class CompletionArgs(Action<SocketAsyncEventArgs> onCompleted)
+            : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+        {
+            protected override void OnCompleted(SocketAsyncEventArgs e) => onCompleted(e);
         }
     }
 }

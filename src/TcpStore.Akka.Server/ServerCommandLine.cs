@@ -31,10 +31,16 @@ public static class ServerCommandLine
                           "unless tcpstore.admin.host says otherwise; 0 picks a free port (tcpstore.admin.enabled, " +
                           "tcpstore.admin.port). Environment: TCPSTORE_ADMIN_PORT. Default: off.",
         };
+        var clusterPort = new Option<int?>("--cluster-port")
+        {
+            Description = "Cluster mode: this node's Akka.Remote port (akka.remote.dot-netty.tcp.port), so that one " +
+                          "--config file serves every node (docs/CLUSTER.md). Environment: TCPSTORE_CLUSTER_PORT.",
+        };
         command.Options.Add(host);
         command.Options.Add(port);
         command.Options.Add(config);
         command.Options.Add(adminPort);
+        command.Options.Add(clusterPort);
         command.SetAction((parse, cancellation) =>
         {
             var options = new TcpStoreOptions
@@ -46,7 +52,9 @@ public static class ServerCommandLine
                             TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
             };
             var file = parse.GetValue(config)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
-            return TcpStoreServerHost.RunAsync(options, file, cancellation, error);
+            var remotePort = parse.GetValue(clusterPort) ??
+                             TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_CLUSTER_PORT"));
+            return TcpStoreServerHost.RunAsync(options, file, cancellation, error, remotePort);
         });
         return command;
     }

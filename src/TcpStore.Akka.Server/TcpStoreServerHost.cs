@@ -23,8 +23,10 @@ public static class TcpStoreServerHost
     /// <param name="configFile">A HOCON file whose <c>tcpstore</c>/<c>akka</c> sections override the defaults, or null.</param>
     /// <param name="cancellationToken">Stops the server.</param>
     /// <param name="error">Where a missing config file is reported; standard error when null.</param>
+    /// <param name="clusterPort">Cluster mode: this node's Akka.Remote port, over the config file's; null keeps it.</param>
     public static async Task<int> RunAsync(
-        TcpStoreOptions options, string? configFile, CancellationToken cancellationToken, TextWriter? error = null)
+        TcpStoreOptions options, string? configFile, CancellationToken cancellationToken, TextWriter? error = null,
+        int? clusterPort = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (configFile is not null && !File.Exists(configFile))
@@ -47,6 +49,10 @@ public static class TcpStoreServerHost
                 loggers.AddLoggerFactory();
             });
             if (configFile is not null) akka.AddHoconFile(configFile, HoconAddMode.Prepend);
+            // Akka's HOCON cannot read it from the environment itself (an optional ${?VAR} substitution of a key
+            // that is also set hangs the parser in 1.5.74), so the command line writes it over the file.
+            if (clusterPort is { } remotePort)
+                akka.AddHocon($"akka.remote.dot-netty.tcp.port = {remotePort}", HoconAddMode.Prepend);
             akka.WithTcpStore(options);
         });
         // Before the BindingReporter, so that `ADMIN <port>` comes before `READY <port>` on standard output.

@@ -1,6 +1,7 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
+using System.Text;
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.Serialization;
 using TcpStore.Akka.Protocol;
 using TcpStore.Akka.Store;
@@ -94,32 +95,37 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         typeof(ListQueues), typeof(QueueList), typeof(QueueInfo),
     ];
 
-    private static readonly Lock RegisterLock = new();
-    private static readonly ConditionalWeakTable<ActorSystem, StoreMessageSerializer> Registered = new();
+    /// <summary>
+    /// The serializer, its identifier and a binding for every type of <see cref="MessageTypes"/>, as HOCON under
+    /// <c>akka.actor</c>. Built from the types so that no assembly-qualified name is spelled out by hand.
+    /// </summary>
+    public static Config Configuration { get; } = BuildConfiguration();
+
+    private static Config BuildConfiguration()
+    {
+        static string NameOf(Type type) => $"\"{type.FullName}, {type.Assembly.GetName().Name}\"";
+        var self = NameOf(typeof(StoreMessageSerializer));
+        var hocon = new StringBuilder();
+        hocon.Append("akka.actor.serializers.").Append(Name).Append(" = ").Append(self).Append('\n');
+        hocon.Append("akka.actor.serialization-identifiers { ").Append(self).Append(" = ").Append(SerializerId).Append(" }\n");
+        hocon.Append("akka.actor.serialization-bindings {\n");
+        foreach (var type in MessageTypes) hocon.Append("  ").Append(NameOf(type)).Append(" = ").Append(Name).Append('\n');
+        hocon.Append("}\n");
+        return ConfigurationFactory.ParseString(hocon.ToString());
+    }
 
     /// <summary>
-    /// Adds the serializer to <paramref name="system"/> and binds every type of <see cref="MessageTypes"/> to it;
-    /// calling it again for the same system returns the serializer already registered. Programmatic rather than
-    /// HOCON bindings because the message types live in the core assembly, which must not know about the cluster
-    /// (and HOCON would need their assembly-qualified names spelled out). Call it before the system sends any of
-    /// these messages to another node.
+    /// Binds every type of <see cref="MessageTypes"/> to this serializer in <paramref name="system"/> (again: no
+    /// effect) and returns the system's instance. Injected as a configuration fallback, not added with
+    /// <c>Serialization.AddSerializer</c>: every extension that injects its own fallback later (DistributedData,
+    /// the singleton) makes Akka rebuild its serializers from configuration, which would drop one added by hand. The
+    /// message types live in the core assembly, which knows nothing of the cluster, hence no static binding. Call
+    /// it before the system sends any of these messages to another node.
     /// </summary>
     public static StoreMessageSerializer Register(ActorSystem system)
     {
-        lock (RegisterLock)
-        {
-            // Akka's AddSerializer throws on a second registration under the same name or id.
-            if (Registered.TryGetValue(system, out var registered))
-                return registered;
-            var extended = system as ExtendedActorSystem
-                ?? throw new ArgumentException($"{system.GetType()} is not an ExtendedActorSystem.", nameof(system));
-            var serializer = new StoreMessageSerializer(extended);
-            system.Serialization.AddSerializer(Name, serializer);
-            foreach (var type in MessageTypes)
-                system.Serialization.AddSerializationMap(type, serializer);
-            Registered.Add(system, serializer);
-            return serializer;
-        }
+        system.Settings.InjectTopLevelFallback(Configuration);
+        return (StoreMessageSerializer)system.Serialization.FindSerializerForType(MessageTypes[0]);
     }
 
     public override int Identifier => SerializerId;

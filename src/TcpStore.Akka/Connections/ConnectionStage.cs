@@ -73,6 +73,11 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private ByteString _pending = ByteString.Empty;
         private long _executeSentAt;
 
+        // What the store owes this connection: a batch's replies, a deferred WAIT's STOP_WAITING. Only cluster mode
+        // reads them (StoreLost): an owed answer dies with the store node that owed it.
+        private bool _batchInFlight;
+        private bool _waitDeferred;
+
         public Logic(ConnectionStage stage) : base(stage.Shape)
         {
             _stage = stage;
@@ -98,6 +103,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         public void OnPush()
         {
             _executeSentAt = Stopwatch.GetTimestamp();
+            _batchInFlight = true;
             _stage._store.Tell(new StoreProtocol.Execute(_self, Grab(_stage.In)), _self);
         }
 
@@ -107,10 +113,20 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
             {
                 case StoreProtocol.Executed executed:
                     TcpStoreMetrics.BatchCompleted(_executeSentAt);
+                    _batchInFlight = false;
                     foreach (var reply in executed.Replies)
                     {
-                        // A deferred WAIT has nothing to write yet; its STOP_WAITING comes as WaitCompleted.
-                        if (reply is not Reply.WaitPending) _ready.Add(reply);
+                        switch (reply)
+                        {
+                            case Reply.WaitPending:
+                                // A deferred WAIT has nothing to write yet; its STOP_WAITING comes as WaitCompleted.
+                                _waitDeferred = true;
+                                continue;
+                            case Reply.WaitCanceled:
+                                _waitDeferred = false;
+                                break;
+                        }
+                        _ready.Add(reply);
                     }
 
                     if (!Write()) return;
@@ -123,8 +139,14 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                     if (!IsClosed(_stage.In)) Pull(_stage.In);
                     break;
                 case StoreProtocol.WaitCompleted:
+                    _waitDeferred = false;
                     _ready.Add(Reply.StopWaiting.Instance);
                     Write();
+                    break;
+                case StoreProtocol.StoreLost when _batchInFlight || _waitDeferred:
+                    CloseForCause(null, "store-lost", _waitDeferred
+                        ? "the store node holding this connection's WAIT was lost"
+                        : "the store node was lost with this connection's requests in flight");
                     break;
             }
         }

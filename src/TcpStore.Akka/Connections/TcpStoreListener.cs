@@ -7,6 +7,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Connections;
@@ -114,6 +115,10 @@ public sealed class TcpStoreListener : ReceiveActor
             TcpStoreMetrics.Closed();
         });
         Receive<GetPeers>(get => Sender.Tell(new Peers(PeersOf(get.Connections))));
+        Receive<StoreProtocol.StoreLost>(lost =>
+        {
+            foreach (var connection in _peers.Keys) connection.Tell(lost);
+        });
         Receive<GetBinding>(_ => Sender.Tell(new Binding(_listenSocket!.LocalEndPoint, null)));
         Receive<GetConnectionCount>(_ => Sender.Tell(_openConnections));
         Receive<AcceptorEnded>(_ => _log.Info("TcpStore stopped accepting connections"));

@@ -17,20 +17,23 @@ public sealed class TcpStoreGuardian : ReceiveActor
     public static Props Props(TcpStoreSettings settings) =>
         global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings));
 
-    internal static Props Props(TcpStoreSettings settings, Props storeProps) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings, storeProps));
+    public static Props Props(TcpStoreSettings settings, IStoreProvider storeProvider) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings, storeProvider));
 
-    public TcpStoreGuardian(TcpStoreSettings settings) : this(settings, StoreActor.Props(settings.StoreLimits))
+    internal static Props Props(TcpStoreSettings settings, Props storeProps) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings, new StandaloneStoreProvider(storeProps)));
+
+    public TcpStoreGuardian(TcpStoreSettings settings) : this(settings, new StandaloneStoreProvider(settings))
     {
     }
 
     /// <summary>
-    /// With the store created from <paramref name="storeProps"/> (tests use it to check the supervision strategy).
-    /// Public because Akka creates actors through their public constructors.
+    /// With the store (or the way to it) created by <paramref name="storeProvider"/>: standalone, cluster mode, or a
+    /// test's. Public because Akka creates actors through their public constructors.
     /// </summary>
-    public TcpStoreGuardian(TcpStoreSettings settings, Props storeProps)
+    public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider)
     {
-        var store = Context.ActorOf(storeProps, "store");
+        var store = storeProvider.CreateStore(Context, settings);
         var listener = Context.ActorOf(TcpStoreListener.Props(settings, store), "listener");
         var registry = ActorRegistry.For(Context.System);
         registry.TryRegister<StoreActor>(store);
@@ -39,6 +42,8 @@ public sealed class TcpStoreGuardian : ReceiveActor
         Receive<TcpStoreListener.GetBinding>(query => listener.Forward(query));
         Receive<TcpStoreListener.GetConnectionCount>(query => listener.Forward(query));
         Receive<StoreProtocol.GetStats>(query => store.Forward(query));
+        // Cluster mode: the store this node used is gone; the listener tells every connection.
+        Receive<StoreProtocol.StoreLost>(lost => listener.Forward(lost));
     }
 
     /// <summary>

@@ -37,7 +37,9 @@ public static class TcpStoreHostingExtensions
             .AddHocon(TcpStoreSettings.DefaultConfig(), HoconAddMode.Append)
             .WithActors((system, registry) =>
             {
-                var guardian = system.ActorOf(TcpStoreGuardian.Props(TcpStoreSettings.Create(system)), GuardianName);
+                var settings = TcpStoreSettings.Create(system);
+                var guardian = system.ActorOf(
+                    TcpStoreGuardian.Props(settings, StoreProviders.For(system, settings)), GuardianName);
                 registry.Register<TcpStoreGuardian>(guardian);
             })
             .WithTcpStoreHealthChecks();

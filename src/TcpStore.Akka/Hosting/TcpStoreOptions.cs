@@ -71,6 +71,13 @@ public sealed class TcpStoreOptions
     /// set (this is what the server's <c>--admin-port</c> does).</summary>
     public int? AdminPort { get; set; }
 
+    /// <summary><c>tcpstore.cluster.enabled</c>: run the store as a cluster singleton (needs the TcpStore.Akka.Cluster
+    /// assembly and <c>akka.actor.provider = cluster</c>; see docs/CLUSTER.md).</summary>
+    public bool? ClusterEnabled { get; set; }
+
+    /// <summary><c>tcpstore.cluster.role</c>: the cluster role of the nodes that serve clients and may host the store.</summary>
+    public string? ClusterRole { get; set; }
+
     /// <summary>The HOCON for the properties that are set, under <c>tcpstore</c>; empty when none is.</summary>
     public string ToHocon()
     {
@@ -96,6 +103,8 @@ public sealed class TcpStoreOptions
         Write(hocon, "admin.enabled", OnOff(AdminEnabled ?? (AdminPort is null ? null : true)));
         Write(hocon, "admin.host", AdminHost is null ? null : Quote(AdminHost));
         Write(hocon, "admin.port", AdminPort);
+        Write(hocon, "cluster.enabled", OnOff(ClusterEnabled));
+        Write(hocon, "cluster.role", ClusterRole is null ? null : Quote(ClusterRole));
         return hocon.ToString();
     }
 

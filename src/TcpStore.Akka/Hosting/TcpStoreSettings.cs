@@ -32,6 +32,12 @@ public sealed record TcpStoreSettings(
     /// <summary><c>tcpstore.health.store-timeout</c>: how long the store health check waits for the store.</summary>
     public TimeSpan StoreHealthTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// <c>tcpstore.cluster.enabled</c>: run the store as an Akka.Cluster singleton (TcpStore.Akka.Cluster, which reads
+    /// the rest of <c>tcpstore.cluster</c> itself). Off by default: standalone mode loads no cluster assembly.
+    /// </summary>
+    public bool ClusterEnabled { get; init; }
+
     private const string ReferenceResource = "TcpStore.Akka.reference.conf";
 
     /// <summary>The embedded reference configuration (<c>hocon/reference.conf</c>): every key with its default.</summary>
@@ -80,6 +86,7 @@ public sealed record TcpStoreSettings(
                 Probes: Positive(keepAlive.GetInt("probes"), "tcp.keepalive.probes")))
         {
             StoreHealthTimeout = PositiveTime(config.GetTimeSpan("health.store-timeout"), "health.store-timeout"),
+            ClusterEnabled = config.GetBoolean("cluster.enabled"),
             Admin = new AdminSettings(
                 Enabled: admin.GetBoolean("enabled"),
                 Host: admin.GetString("host"),

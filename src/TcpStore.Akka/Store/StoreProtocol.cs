@@ -33,6 +33,16 @@ public static class StoreProtocol
         public static readonly WaitCompleted Instance = new();
     }
 
+    /// <summary>
+    /// Cluster mode: the store this node's connections talked to has stopped (its node was lost, or it was handed
+    /// over). A connection with a batch in flight or a deferred WAIT closes, because those answers died with that
+    /// store (docs/CLUSTER.md); an idle connection carries on with the next store.
+    /// </summary>
+    public sealed record StoreLost : IDeadLetterSuppression
+    {
+        public static readonly StoreLost Instance = new();
+    }
+
     /// <summary>The connection is gone: drop its waiter registrations at once. Not answered.</summary>
     public sealed record ConnectionClosed(IActorRef Connection);
 

@@ -171,13 +171,24 @@ public sealed class FailoverCluster : IAsyncDisposable
     /// kill: the failover time, measured from the kill (bounded by <paramref name="limit"/>). Also logs which node
     /// took over the singleton.
     /// </summary>
-    public async Task<TimeSpan> KillAAndAwaitFailoverAsync(TimeSpan limit)
+    public Task<TimeSpan> KillAAndAwaitFailoverAsync(TimeSpan limit) => AwaitFailoverAsync(KillA(), limit);
+
+    /// <summary>Kills A (SIGKILL, no leaving); returns a clock started at the kill.</summary>
+    public Stopwatch KillA()
     {
-        var clock = new Stopwatch();
         _aKilled = true;
         A.Kill();
-        clock.Restart();
+        var clock = Stopwatch.StartNew();
         _output.WriteLine($"killed A (pid {A.Process.Id}) with SIGKILL");
+        return clock;
+    }
+
+    /// <summary>
+    /// Returns when a fresh client on a survivor got a reply to a request made after the kill: the failover time,
+    /// measured by <paramref name="clock"/> from the kill (bounded by <paramref name="limit"/>).
+    /// </summary>
+    public async Task<TimeSpan> AwaitFailoverAsync(Stopwatch clock, TimeSpan limit)
+    {
         var survivors = new[] { B, C };
         for (var attempt = 0; ; attempt++)
         {

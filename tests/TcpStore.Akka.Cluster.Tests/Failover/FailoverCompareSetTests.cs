@@ -17,10 +17,10 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
 
     /// <summary>One COMPARE_SET: its reply (the value then stored), or null when the connection broke first.</summary>
-    private sealed record Attempt(int Worker, int Seq, string Expected, string Desired, string? Reply, bool AfterKill)
+    private sealed record Attempt(int Worker, int Seq, string Expected, string Desired, string? Reply, bool AfterKill, double SentMs, double DoneMs)
     {
         public bool Succeeded => Reply == Desired;
-        public override string ToString() => $"w{Worker}#{Seq} CAS({Show(Expected)} -> {Desired}) = {Reply ?? "no reply"}{(AfterKill ? " [after kill]" : "")}";
+        public override string ToString() => $"w{Worker}#{Seq} CAS({Show(Expected)} -> {Desired}) = {Reply ?? "no reply"} [{SentMs:0}..{DoneMs:0} ms{(AfterKill ? ", sent after A was marked killed" : "")}]";
     }
 
     private static string Show(string value) => value.Length == 0 ? "<missing>" : value;
@@ -37,6 +37,8 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
         var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var pause = 0;
         using var stop = new CancellationTokenSource();
+        var clock = Stopwatch.StartNew(); // attempts are timed on it; the kill's moment is noted too
+        var killedAtMs = double.NaN;
 
         var workers = homes.Select((home, w) => Task.Run(async () =>
         {
@@ -56,6 +58,7 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
                     var sent = expected;
                     var desired = $"{Index(sent) + 1}:{w}:{seq}";
                     var afterKill = cluster.AKilled;
+                    var sentMs = clock.Elapsed.TotalMilliseconds;
                     string? reply = null;
                     try
                     {
@@ -72,7 +75,7 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
                         // expected stays: if the lost attempt took effect, the next reply shows the value it stored.
                     }
 
-                    lock (attempts[w]) attempts[w].Add(new Attempt(w, seq, sent, desired, reply, afterKill));
+                    lock (attempts[w]) attempts[w].Add(new Attempt(w, seq, sent, desired, reply, afterKill, sentMs, clock.Elapsed.TotalMilliseconds));
                 }
             }
             finally
@@ -92,6 +95,7 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
             // Kill A while CAS requests are in flight; then workers stop after the request they have out, so that
             // the value read right after the failover can be compared with everything acknowledged before it.
             var sinceKill = cluster.KillA();
+            killedAtMs = clock.Elapsed.TotalMilliseconds;
             Volatile.Write(ref pause, 1);
             failover = await cluster.AwaitFailoverAsync(sinceKill, Bound);
             var allPaused = Task.WhenAll(paused.Select(p => p.Task));
@@ -107,6 +111,8 @@ public sealed class FailoverCompareSetTests(ITestOutputHelper output)
             output.WriteLine($"before the kill: {before.Count} attempts, {before.Count(a => a.Succeeded)} successes, " +
                              $"{before.Count(a => a.Reply is null)} without reply; last acknowledged {last}; " +
                              $"in flight from it: [{string.Join(", ", inFlight)}]; value after failover: {valueAfterFailover}");
+            output.WriteLine($"killed at {killedAtMs:0} ms; requests out at the kill: " +
+                             string.Join("; ", before.Where(a => a.SentMs <= killedAtMs && a.DoneMs >= killedAtMs)));
             Assert.True(valueAfterFailover == last || inFlight.Contains(valueAfterFailover),
                 $"after the failover the value is {valueAfterFailover}, not the last acknowledged {last} nor one of its in-flight successors [{string.Join(", ", inFlight)}]");
 

@@ -234,9 +234,9 @@ public sealed class FailoverCluster : IAsyncDisposable
     }
 
     private static bool Interesting(string line) =>
-        line.Contains("warn", StringComparison.OrdinalIgnoreCase) || line.Contains("fail", StringComparison.OrdinalIgnoreCase) ||
+        !line.Contains("dead letters encountered", StringComparison.Ordinal) && (line.Contains("warn", StringComparison.OrdinalIgnoreCase) || line.Contains("fail", StringComparison.OrdinalIgnoreCase) ||
         line.Contains("erro", StringComparison.OrdinalIgnoreCase) || line.Contains("crit", StringComparison.OrdinalIgnoreCase) ||
         line.Contains("singleton", StringComparison.OrdinalIgnoreCase) || line.Contains("Unreachable", StringComparison.OrdinalIgnoreCase) ||
         line.Contains("down", StringComparison.OrdinalIgnoreCase) || line.Contains("READY", StringComparison.Ordinal) ||
-        line.Contains("[stderr]", StringComparison.Ordinal);
+        line.Contains("[stderr]", StringComparison.Ordinal));
 }

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace TcpStore.Akka.Cluster.Tests.Support;
+
+/// <summary>
+/// The server (<c>tcpstore-server</c>) as a process, as a user starts it (adapted from TcpStore.Akka.Tests'
+/// ServerProcess): both output streams are read on their own into a buffer, so that a test can wait for a log line
+/// on any node at any time; every wait is bounded; <see cref="DisposeAsync"/> kills the process.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private static string ServerAssembly =>
+        typeof(ServerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "ServerAssembly").Value!;
+
+    private readonly object _gate = new();
+    private readonly List<string> _lines = [];
+    private readonly Task _readers;
+
+    private ServerProcess(string name, Process process)
+    {
+        Name = name;
+        Process = process;
+        _readers = Task.WhenAll(Pump(process.StandardOutput, ""), Pump(process.StandardError, "[stderr] "));
+    }
+
+    /// <summary>A short name for messages (A, B, C, standalone).</summary>
+    public string Name { get; }
+
+    public Process Process { get; }
+
+    /// <summary>The TCP (store) port from the <c>READY &lt;port&gt;</c> line; 0 until it was seen.</summary>
+    public int Port { get; private set; }
+
+    public bool HasExited => Process.HasExited;
+
+    /// <summary>Starts the server with <paramref name="args"/>; the TCPSTORE_* variables of this process are not passed on.</summary>
+    public static ServerProcess Start(string name, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.GetFullPath(ServerAssembly));
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TCPSTORE_", StringComparison.Ordinal)).ToList())
+            info.Environment.Remove(key);
+        return new ServerProcess(name, Process.Start(info) ?? throw new InvalidOperationException("could not start the server"));
+    }
+
+    /// <summary>A copy of every line read so far (standard error's prefixed with <c>[stderr]</c>).</summary>
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_gate) return _lines.ToList();
+        }
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) for <c>READY &lt;port&gt;</c> and returns the port.</summary>
+    public async Task<int> WaitForReadyAsync(TimeSpan timeout)
+    {
+        var line = await WaitForLineAsync(l => l.StartsWith("READY ", StringComparison.Ordinal), timeout, "READY");
+        return Port = int.Parse(line[6..]);
+    }
+
+    /// <summary>
+    /// The first line (already read or still to come) that contains <paramref name="text"/>; throws with the output
+    /// when none comes within <paramref name="timeout"/> or the process exits first.
+    /// </summary>
+    public Task<string> WaitForLineAsync(string text, TimeSpan timeout) =>
+        WaitForLineAsync(l => l.Contains(text, StringComparison.Ordinal), timeout, text);
+
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (_gate)
+            {
+                var found = _lines.FirstOrDefault(match);
+                if (found is not null) return found;
+            }
+
+            if (Process.HasExited)
+            {
+                // Let the readers take the rest of the output first.
+                await Task.WhenAny(_readers, Task.Delay(TimeSpan.FromSeconds(2)));
+                lock (_gate)
+                    if (_lines.FirstOrDefault(match) is { } late) return late;
+                throw new InvalidOperationException(
+                    $"node {Name} exited ({Process.ExitCode}) before a line with \"{what}\":\n{Tail()}");
+            }
+
+            if (deadline.Elapsed > timeout)
+                throw new TimeoutException($"node {Name}: no line with \"{what}\" within {timeout.TotalSeconds:0} s:\n{Tail()}");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>SIGKILL: the node dies at once, without leaving the cluster.</summary>
+    public void Kill()
+    {
+        if (!Process.HasExited) Process.Kill(); // SIGKILL on Unix; the server has no child processes
+    }
+
+    /// <summary>The last <paramref name="count"/> lines, for failure messages and the test output.</summary>
+    public string Tail(int count = 60)
+    {
+        lock (_gate) return string.Join('\n', _lines.Skip(Math.Max(0, _lines.Count - count)).Select(l => $"  {Name}| {l}"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            Kill();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await Process.WaitForExitAsync(exit.Token);
+            await Task.WhenAny(_readers, Task.Delay(TimeSpan.FromSeconds(5)));
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+        {
+            // Best effort: nothing more can be done about a process that does not die on SIGKILL.
+        }
+        finally
+        {
+            Process.Dispose();
+        }
+    }
+
+    private async Task Pump(StreamReader reader, string prefix)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync() is { } line)
+                lock (_gate) _lines.Add(prefix + line);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The process is gone.
+        }
+    }
+}

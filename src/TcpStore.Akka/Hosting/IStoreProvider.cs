@@ -1,3 +1,4 @@
+using System.Reflection;
 using Akka.Actor;
 using TcpStore.Akka.Store;
 
@@ -46,6 +47,9 @@ public static class StoreProviders
                    ?? throw new InvalidOperationException(
                        "tcpstore.cluster.enabled = on needs the TcpStore.Akka.Cluster assembly next to TcpStore.Akka " +
                        $"(type {ClusterProviderType} was not found).");
-        return (IStoreProvider)Activator.CreateInstance(type, system, settings)!;
+        // Unwrapped, so that a misconfigured node's ConfigurationException reaches the host as it was thrown.
+        return (IStoreProvider)Activator.CreateInstance(type,
+            BindingFlags.Public | BindingFlags.Instance | BindingFlags.DoNotWrapExceptions,
+            binder: null, args: [system, settings], culture: null)!;
     }
 }

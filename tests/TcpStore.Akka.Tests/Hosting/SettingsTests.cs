@@ -30,6 +30,17 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void Cluster_mode_is_off_by_default_and_options_turn_it_on()
+    {
+        Assert.False(TcpStoreSettings.Create(Config.Empty).ClusterEnabled);
+        var options = new TcpStoreOptions { ClusterEnabled = true, ClusterRole = "rendezvous" };
+        Assert.Equal("tcpstore.cluster.enabled = on\ntcpstore.cluster.role = \"rendezvous\"\n", options.ToHocon());
+        var config = options.ToConfig().WithFallback(TcpStoreSettings.DefaultConfig());
+        Assert.True(TcpStoreSettings.Create(config.GetConfig("tcpstore")).ClusterEnabled);
+        Assert.Equal("rendezvous", config.GetString("tcpstore.cluster.role"));
+    }
+
+    [Fact]
     public void Every_option_round_trips_through_hocon_into_settings()
     {
         var options = new TcpStoreOptions

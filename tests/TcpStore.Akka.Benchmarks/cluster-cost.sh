@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The throughput cost of cluster mode (docs/CLUSTER.md): the same storeload `ops` runs against a standalone server
+# and against a three-node cluster (hocon/cluster-local.conf: Akka.Remote ports 4051-4053 must be free), through
+# the node that hosts the store singleton and through another node, back to back; prints a Markdown table with
+# the ratios cluster / standalone and the machine.
+#
+#   tests/TcpStore.Akka.Benchmarks/cluster-cost.sh [--seconds S] [--storeload PATH]
+#
+# Like compare.sh, it needs storeload (../shared/tools/storeload, or --storeload / $STORELOAD); it is not a test.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+seconds=5
+storeload="${STORELOAD:-}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    --storeload) storeload="$2"; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [[ -z "$storeload" ]]; then
+  for c in "$repo/../shared/tools/storeload" "$(dirname "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir)")/../shared/tools/storeload"; do
+    [[ -x "$c/build/storeload" ]] && { storeload="$c/build/storeload"; break; }
+  done
+fi
+[[ -x "$storeload" ]] || { echo "storeload not found: pass --storeload PATH" >&2; exit 2; }
+
+out="$(mktemp -d /tmp/cluster-cost.XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+dotnet build -c Release "$repo/src/TcpStore.Akka.Server" -v q -nologo >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+server="$repo/src/TcpStore.Akka.Server/bin/Release/net10.0/tcpstore-server.dll"
+
+# start NAME ARGS...: starts a server, waits (bounded) for READY, prints its port.
+start() {
+  local name="$1"; shift
+  timeout 3600 dotnet "$server" --host 127.0.0.1 "$@" >"$out/$name.out" 2>"$out/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 600); do
+    grep -q '^READY ' "$out/$name.out" 2>/dev/null && { grep '^READY ' "$out/$name.out" | awk '{print $2}'; return; }
+    sleep 0.1
+  done
+  echo "$name did not start" >&2; exit 1
+}
+
+standalone="$(start standalone --port 0)"
+node1="$(start node1 --config "$repo/hocon/cluster-local.conf" --cluster-port 4051 --port 0)"
+node2="$(start node2 --config "$repo/hocon/cluster-local.conf" --cluster-port 4052 --port 0)"
+node3="$(start node3 --config "$repo/hocon/cluster-local.conf" --cluster-port 4053 --port 0)"
+# The first node forms the cluster and hosts the singleton; wait until every gateway has found it.
+for _ in $(seq 1 600); do
+  [[ "$(cat "$out"/node?.out | grep -c 'TcpStore singleton found')" -ge 3 ]] && break
+  sleep 0.1
+done
+grep -q 'singleton serving on' "$out/node1.out" || { echo "node1 does not host the singleton" >&2; exit 1; }
+
+run() { # run PORT storeload-args... -> "ops_per_s p99_us"
+  local port="$1"; shift
+  timeout 600 "$storeload" ops "$@" --seconds "$seconds" --host 127.0.0.1 --port "$port" 2>/dev/null \
+    | grep '^RESULT' | sed -E 's/.*ops_per_s=([0-9.]+).*p99_us=([0-9.]+).*/\1 \2/'
+}
+
+printf '| load | standalone ops/s (p99 µs) | cluster, singleton node | ratio | cluster, other node | ratio |\n'
+printf '|---|---|---|---|---|---|\n'
+for spec in "ping 1" "get 1" "set 1" "add 1" "ping 64" "get 64" "set 64" "add 64" "mixed 64"; do
+  read -r op conns <<<"$spec"
+  read -r s_ops s_p99 <<<"$(run "$standalone" --op "$op" --conns "$conns")"
+  read -r l_ops l_p99 <<<"$(run "$node1" --op "$op" --conns "$conns")"
+  read -r r_ops r_p99 <<<"$(run "$node2" --op "$op" --conns "$conns")"
+  printf '| %s c%s | %s (%s) | %s (%s) | %.2f× | %s (%s) | %.2f× |\n' "$op" "$conns" \
+    "$s_ops" "$s_p99" "$l_ops" "$l_p99" "$(echo "$l_ops / $s_ops" | bc -l)" "$r_ops" "$r_p99" "$(echo "$r_ops / $s_ops" | bc -l)"
+done
+echo
+echo "Machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB;" \
+     "load average before the last run: $(cut -d' ' -f1-3 /proc/loadavg); ${seconds} s per run; raw output in $out"

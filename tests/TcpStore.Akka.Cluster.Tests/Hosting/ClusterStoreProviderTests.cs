@@ -1,0 +1,72 @@
+using Akka.Actor;
+using Akka.Configuration;
+using TcpStore.Akka.Cluster;
+using TcpStore.Akka.Hosting;
+
+namespace TcpStore.Akka.Cluster.Tests.Hosting;
+
+/// <summary>The provider cluster mode asks for, and a misconfigured node that refuses to start, saying what to change.</summary>
+public sealed class ClusterStoreProviderTests
+{
+    private const string Cluster = """
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, maximum-frame-size = 32MiB }
+        akka.cluster.roles = [tcpstore]
+        akka.loglevel = WARNING
+        tcpstore.cluster.enabled = on
+        """;
+
+    /// <summary>What <see cref="StoreProviders.For"/> returns or throws in a system configured by <paramref name="hocon"/>.</summary>
+    private static async Task<object> ProviderFor(string hocon)
+    {
+        var system = ActorSystem.Create("provider-test", ConfigurationFactory.ParseString(hocon));
+        try
+        {
+            var settings = TcpStoreSettings.Create(system);
+            return Record.Exception(() => StoreProviders.For(system, settings)) ?? (object)StoreProviders.For(system, settings);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task A_valid_cluster_node_gets_the_cluster_provider() =>
+        Assert.IsType<ClusterStoreProvider>(await ProviderFor(Cluster));
+
+    [Fact]
+    public async Task Standalone_is_the_default() =>
+        Assert.IsType<StandaloneStoreProvider>(await ProviderFor("akka.loglevel = WARNING"));
+
+    [Fact]
+    public async Task Cluster_mode_needs_the_cluster_actor_ref_provider()
+    {
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor("tcpstore.cluster.enabled = on"));
+        Assert.Contains("akka.actor.provider = cluster", error.Message);
+    }
+
+    [Fact]
+    public async Task Cluster_mode_needs_the_split_brain_resolver()
+    {
+        var error = Assert.IsType<ConfigurationException>(
+            await ProviderFor(Cluster + "\nakka.cluster.downing-provider-class = \"\""));
+        Assert.Contains("split-brain resolver", error.Message);
+    }
+
+    [Fact]
+    public async Task Cluster_mode_needs_the_store_role()
+    {
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor(Cluster + "\nakka.cluster.roles = [other]"));
+        Assert.Contains("lacks the role \"tcpstore\"", error.Message);
+    }
+
+    [Fact]
+    public async Task Cluster_mode_needs_a_frame_that_holds_the_largest_value()
+    {
+        var error = Assert.IsType<ConfigurationException>(
+            await ProviderFor(Cluster + "\nakka.remote.dot-netty.tcp.maximum-frame-size = 1MiB"));
+        Assert.Contains("maximum-frame-size", error.Message);
+        Assert.Contains("max-value-bytes = 8388608", error.Message);
+    }
+}

@@ -29,14 +29,12 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 {
     private readonly IActorRef _store;
     private readonly IActorRef _listener;
-    private readonly EndPoint _peer;
     private readonly int _maxBufferedBytes;
 
-    public ConnectionStage(IActorRef store, IActorRef listener, EndPoint peer, int maxBufferedBytes)
+    public ConnectionStage(IActorRef store, IActorRef listener, int maxBufferedBytes)
     {
         _store = store;
         _listener = listener;
-        _peer = peer;
         _maxBufferedBytes = maxBufferedBytes;
         Shape = new FlowShape<IReadOnlyList<Query>, ByteString>(In, Out);
     }
@@ -49,7 +47,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-connection");
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
+        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Peer);
 
     internal static string ViolationName(ViolationReason reason) => reason switch
     {
@@ -66,6 +65,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
     private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
         private readonly ConnectionStage _stage;
+        private readonly EndPoint _peer;
 
         // Replies of the current batch, reused: encoding consumes them synchronously.
         private readonly List<Reply> _ready = [];
@@ -73,9 +73,10 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private ByteString _pending = ByteString.Empty;
         private long _executeSentAt;
 
-        public Logic(ConnectionStage stage) : base(stage.Shape)
+        public Logic(ConnectionStage stage, EndPoint peer) : base(stage.Shape)
         {
             _stage = stage;
+            _peer = peer;
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
@@ -83,8 +84,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         public override void PreStart()
         {
             _self = GetStageActor(OnMessage).Ref;
-            _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _stage._peer), _self);
-            Log.Debug("Connection from {0} accepted", _stage._peer);
+            _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _peer), _self);
+            Log.Debug("Connection from {0} accepted", _peer);
             Pull(_stage.In);
         }
 
@@ -142,7 +143,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 _ready.Clear();
                 TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
                 Log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
-                            "pending exceed the limit of {2}", _stage._peer, bytes, _stage._maxBufferedBytes);
+                            "pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
                 FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
                 return false;
             }
@@ -178,7 +179,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 CloseForCause(violation.Query, ViolationName(violation.Reason), violation.Detail);
             else
             {
-                Log.Debug("Connection from {0} failed: {1}", _stage._peer, e.Message);
+                Log.Debug("Connection from {0} failed: {1}", _peer, e.Message);
                 TcpStoreMetrics.Error("connection-failed");
                 FailStage(e);
             }
@@ -189,7 +190,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private void CloseForCause(QueryType? query, string reason, string detail)
         {
             TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
-            Log.Warning("Closing connection from {0}: {1} ({2}): {3}", _stage._peer, reason,
+            Log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
                 query?.ToString() ?? "no query", detail);
             CompleteAfterPending();
         }

@@ -10,7 +10,7 @@ using Akka.Streams.Stage;
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// One accepted socket as an Akka.Streams flow: bytes written to its inlet go to the peer, bytes the peer sends come
+/// An accepted socket (the <see cref="AcceptedSocket"/> it is materialized with) as an Akka.Streams flow: bytes written to its inlet go to the peer, bytes the peer sends come
 /// out of its outlet. It replaces Akka.Streams' own TCP connection stage (see docs/DESIGN.md): the socket's receive
 /// and send complete straight into this stage through async callbacks, with no I/O actor in between, one
 /// <see cref="SocketAsyncEventArgs"/> per direction reused for the connection's life, and buffers rented from
@@ -24,16 +24,10 @@ namespace TcpStore.Akka.Connections;
 /// </remarks>
 internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteString>>
 {
-    /// <summary>The flow of <paramref name="socket"/>, which it owns from now on.</summary>
-    public static Flow<ByteString, ByteString, NotUsed> Create(Socket socket, int receiveBufferBytes) =>
-        Flow.FromGraph(new SocketConnection(socket, receiveBufferBytes)).Named("tcpstore-socket");
-
-    private readonly Socket _socket;
     private readonly int _receiveBufferBytes;
 
-    private SocketConnection(Socket socket, int receiveBufferBytes)
+    public SocketConnection(int receiveBufferBytes)
     {
-        _socket = socket;
         _receiveBufferBytes = receiveBufferBytes;
         Shape = new FlowShape<ByteString, ByteString>(In, Out);
     }
@@ -44,7 +38,11 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
     public override FlowShape<ByteString, ByteString> Shape { get; }
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-socket");
+
+    /// <summary>A logic for the socket of the <see cref="AcceptedSocket"/> being materialized, which it owns from now on.</summary>
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
+        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Socket);
 
     private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
@@ -66,10 +64,10 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private int _sentBytes;
         private bool _outputFinished;
 
-        public Logic(SocketConnection stage) : base(stage.Shape)
+        public Logic(SocketConnection stage, Socket socket) : base(stage.Shape)
         {
             _stage = stage;
-            _socket = stage._socket;
+            _socket = socket;
             var onCompleted = GetAsyncCallback<SocketAsyncEventArgs>(OnCompleted);
             _receiveArgs = new CompletionArgs(onCompleted);
             _sendArgs = new CompletionArgs(onCompleted);

@@ -29,12 +29,16 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 {
     private readonly IActorRef _store;
     private readonly IActorRef _listener;
+    private readonly ILoggingAdapter _log;
     private readonly int _maxBufferedBytes;
 
-    public ConnectionStage(IActorRef store, IActorRef listener, int maxBufferedBytes)
+    // The log is the listener's, shared by its connections: a stage's own Log would build a logger (and format its
+    // interpreter actor's path) for every connection.
+    public ConnectionStage(IActorRef store, IActorRef listener, ILoggingAdapter log, int maxBufferedBytes)
     {
         _store = store;
         _listener = listener;
+        _log = log;
         _maxBufferedBytes = maxBufferedBytes;
         Shape = new FlowShape<IReadOnlyList<Query>, ByteString>(In, Out);
     }
@@ -73,7 +77,9 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private ByteString _pending = ByteString.Empty;
         private long _executeSentAt;
 
-        public Logic(ConnectionStage stage, EndPoint peer) : base(stage.Shape)
+        // Port counts, not the shape: the shape constructor formats a log source for each logic, i.e. each connection
+        // (the constant LogSource below stands in; this logic logs through the listener's log).
+        public Logic(ConnectionStage stage, EndPoint peer) : base(inCount: 1, outCount: 1)
         {
             _stage = stage;
             _peer = peer;
@@ -81,11 +87,13 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
             SetHandler(stage.Out, this);
         }
 
+        protected override object LogSource => "ConnectionStage";
+
         public override void PreStart()
         {
             _self = GetStageActor(OnMessage).Ref;
             _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _peer), _self);
-            Log.Debug("Connection from {0} accepted", _peer);
+            _stage._log.Debug("Connection from {0} accepted", _peer);
             Pull(_stage.In);
         }
 
@@ -142,7 +150,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 // dropped: a peer that does not read would never take them.
                 _ready.Clear();
                 TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
-                Log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
+                _stage._log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
                             "pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
                 FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
                 return false;
@@ -179,7 +187,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 CloseForCause(violation.Query, ViolationName(violation.Reason), violation.Detail);
             else
             {
-                Log.Debug("Connection from {0} failed: {1}", _peer, e.Message);
+                _stage._log.Debug("Connection from {0} failed: {1}", _peer, e.Message);
                 TcpStoreMetrics.Error("connection-failed");
                 FailStage(e);
             }
@@ -190,7 +198,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private void CloseForCause(QueryType? query, string reason, string detail)
         {
             TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
-            Log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
+            _stage._log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
                 query?.ToString() ?? "no query", detail);
             CompleteAfterPending();
         }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Sockets;
 using Akka;
 using Akka.IO;
@@ -24,10 +25,14 @@ namespace TcpStore.Akka.Connections;
 /// </remarks>
 internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteString>>
 {
+    private readonly ILoggingAdapter _log;
     private readonly int _receiveBufferBytes;
 
-    public SocketConnection(int receiveBufferBytes)
+    // The log is the listener's, shared by its connections: a stage's own Log would build a logger (and format its
+    // interpreter actor's path) for every connection.
+    public SocketConnection(ILoggingAdapter log, int receiveBufferBytes)
     {
+        _log = log;
         _receiveBufferBytes = receiveBufferBytes;
         Shape = new FlowShape<ByteString, ByteString>(In, Out);
     }
@@ -42,12 +47,13 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
     /// <summary>A logic for the socket of the <see cref="AcceptedSocket"/> being materialized, which it owns from now on.</summary>
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
-        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Socket);
+        new Logic(this, AcceptedSocket.Of(inheritedAttributes));
 
     private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
         private readonly SocketConnection _stage;
         private readonly Socket _socket;
+        private readonly EndPoint _peer;
         // One async callback for both directions, no per-direction delegates: every object here is paid for by each
         // idle connection.
         private readonly CompletionArgs _receiveArgs;
@@ -64,16 +70,21 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private int _sentBytes;
         private bool _outputFinished;
 
-        public Logic(SocketConnection stage, Socket socket) : base(stage.Shape)
+        // Port counts, not the shape: the shape constructor formats a log source for each logic, i.e. each connection
+        // (the constant LogSource below stands in; this logic logs through the listener's log).
+        public Logic(SocketConnection stage, AcceptedSocket accepted) : base(inCount: 1, outCount: 1)
         {
             _stage = stage;
-            _socket = socket;
+            _socket = accepted.Socket;
+            _peer = accepted.Peer;
             var onCompleted = GetAsyncCallback<SocketAsyncEventArgs>(OnCompleted);
             _receiveArgs = new CompletionArgs(onCompleted);
             _sendArgs = new CompletionArgs(onCompleted);
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
+
+        protected override object LogSource => "SocketConnection";
 
         public override void PreStart() => Pull(_stage.In);
 
@@ -126,7 +137,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             if (received == 0)
             {
                 // The peer closed: like PyTorch's servers (and Akka with halfClose off), that ends the connection.
-                Log.Debug("Connection from {0} closed by the peer", _socket.RemoteEndPoint);
+                _stage._log.Debug("Connection from {0} closed by the peer", _peer);
                 CompleteStage();
                 return;
             }

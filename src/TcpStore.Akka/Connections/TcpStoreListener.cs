@@ -66,8 +66,8 @@ public sealed class TcpStoreListener : ReceiveActor
         // AcceptedSocket attribute) skips composing and fusing a graph per connection, a quarter of the server's CPU
         // in a connection storm.
         var exchange = QueryDecoder.Create(settings.WireLimits)
-            .Via(new ConnectionStage(store, Self, settings.MaxBufferedBytesPerConnection));
-        _connection = Fusing.Aggressive(Flow.FromGraph(new SocketConnection(settings.ReceiveChunkBytes)).Join(exchange));
+            .Via(new ConnectionStage(store, Self, _log, settings.MaxBufferedBytesPerConnection));
+        _connection = Fusing.Aggressive(Flow.FromGraph(new SocketConnection(_log, settings.ReceiveChunkBytes)).Join(exchange));
     }
 
     protected override void PreStart()

@@ -76,6 +76,7 @@ public sealed class TcpStoreListener : ReceiveActor
         try
         {
             (_listenSocket, accepted) = SocketAcceptor.Bind(Endpoint(_settings.Host, _settings.Port), _settings.Backlog);
+            TcpSocketOptions.Apply(_listenSocket, _settings);
         }
         catch (Exception e) when (e is SocketException or ArgumentException)
         {
@@ -181,7 +182,7 @@ public sealed class TcpStoreListener : ReceiveActor
         {
             try
             {
-                TcpSocketOptions.Apply(Socket, Settings);
+                if (!TcpSocketOptions.InheritedFromListener) TcpSocketOptions.Apply(Socket, Settings);
                 Materializer.Materialize(Connection, new Attributes(new AcceptedSocket(Socket, Peer)));
             }
             catch (Exception e)

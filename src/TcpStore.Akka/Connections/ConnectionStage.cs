@@ -150,8 +150,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 // dropped: a peer that does not read would never take them.
                 _ready.Clear();
                 TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
-                _stage._log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
-                            "pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
+                _stage._log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply " +
+                                    "bytes pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
                 FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
                 return false;
             }

@@ -1,21 +1,20 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using Akka;
 using Akka.IO;
 using Akka.Event;
 using Akka.Streams;
-using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
 
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// An accepted socket (the <see cref="AcceptedSocket"/> it is materialized with) as an Akka.Streams flow: bytes written to its inlet go to the peer, bytes the peer sends come
-/// out of its outlet. It replaces Akka.Streams' own TCP connection stage (see docs/DESIGN.md): the socket's receive
-/// and send complete straight into this stage through async callbacks, with no I/O actor in between, one
-/// <see cref="SocketAsyncEventArgs"/> per direction reused for the connection's life, and buffers rented from
-/// <see cref="ArrayPool{T}.Shared"/> only while bytes are moving (an idle connection holds none).
+/// An accepted socket (the <see cref="AcceptedSocket"/> it is materialized with) as an Akka.Streams flow: bytes
+/// written to its inlet go to the peer, bytes the peer sends come out of its outlet. It replaces Akka.Streams' own
+/// TCP connection stage (see docs/DESIGN.md): the socket's receive and send complete straight into this stage through
+/// async callbacks, with no I/O actor in between, one <see cref="SocketAsyncEventArgs"/> per direction reused for the
+/// connection's life, and buffers rented from <see cref="ArrayPool{T}.Shared"/> only while bytes are moving (an idle
+/// connection holds none).
 /// </summary>
 /// <remarks>
 /// A chunk pushed downstream wraps the stage's receive buffer without copying and is valid until the next pull: the
@@ -45,7 +44,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-socket");
 
-    /// <summary>A logic for the socket of the <see cref="AcceptedSocket"/> being materialized, which it owns from now on.</summary>
+    /// <summary>A logic for the socket of the <see cref="AcceptedSocket"/> being materialized; it owns the socket.</summary>
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
         new Logic(this, AcceptedSocket.Of(inheritedAttributes));
 

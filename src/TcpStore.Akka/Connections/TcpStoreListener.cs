@@ -14,8 +14,9 @@ namespace TcpStore.Akka.Connections;
 /// <summary>
 /// Binds the store's TCP port, runs the <see cref="SocketAcceptor"/> stream of accepted sockets, and runs one stream
 /// per accepted connection: <see cref="SocketConnection"/> → <see cref="QueryDecoder"/> → <see cref="ConnectionStage"/>
-/// → back to the socket, materialized from one graph fused when the listener starts. Enforces <c>max-connections</c> and the allowlist, and knows each connection's peer.
-/// Stopping it unbinds the port and closes every connection (the streams of its materializer stop with it).
+/// → back to the socket, materialized from one graph fused when the listener starts. Enforces <c>max-connections</c>
+/// and the allowlist, and knows each connection's peer. Stopping it unbinds the port and closes every connection (the
+/// streams of its materializer stop with it).
 /// </summary>
 public sealed class TcpStoreListener : ReceiveActor
 {
@@ -67,7 +68,8 @@ public sealed class TcpStoreListener : ReceiveActor
         // in a connection storm.
         var exchange = QueryDecoder.Create(settings.WireLimits)
             .Via(new ConnectionStage(store, Self, _log, settings.MaxBufferedBytesPerConnection));
-        _connection = Fusing.Aggressive(Flow.FromGraph(new SocketConnection(_log, settings.ReceiveChunkBytes)).Join(exchange));
+        var socket = Flow.FromGraph(new SocketConnection(_log, settings.ReceiveChunkBytes));
+        _connection = Fusing.Aggressive(socket.Join(exchange));
     }
 
     protected override void PreStart()

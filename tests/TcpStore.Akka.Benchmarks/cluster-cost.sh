@@ -4,17 +4,23 @@
 # the node that hosts the store singleton and through another node, back to back; prints a Markdown table with
 # the ratios cluster / standalone and the machine.
 #
-#   tests/TcpStore.Akka.Benchmarks/cluster-cost.sh [--seconds S] [--storeload PATH]
+#   tests/TcpStore.Akka.Benchmarks/cluster-cost.sh [--seconds S] [--storeload PATH] [--config FILE] [--only REGEX]
+#
+# --config names another cluster HOCON file (same Akka.Remote ports), e.g. to compare tcpstore.cluster.buckets.
 #
 # Like compare.sh, it needs storeload (../shared/tools/storeload, or --storeload / $STORELOAD); it is not a test.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds=5
 storeload="${STORELOAD:-}"
+config="$repo/hocon/cluster-local.conf"
+only="."
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --storeload) storeload="$2"; shift 2 ;;
+    --config) config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -33,44 +39,57 @@ trap cleanup EXIT
 dotnet build -c Release "$repo/src/TcpStore.Akka.Server" -v q -nologo >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
 server="$repo/src/TcpStore.Akka.Server/bin/Release/net10.0/tcpstore-server.dll"
 
-# start NAME ARGS...: starts a server, waits (bounded) for READY, prints its port.
+# start VAR NAME ARGS...: starts a server (not in a subshell, so that cleanup knows its pid), waits (bounded) for
+# READY, and sets VAR to its port.
 start() {
-  local name="$1"; shift
-  timeout 3600 dotnet "$server" --host 127.0.0.1 "$@" >"$out/$name.out" 2>"$out/$name.err" &
+  local var="$1" name="$2"; shift 2
+  dotnet "$server" --host 127.0.0.1 "$@" >"$out/$name.out" 2>"$out/$name.err" &
   pids+=($!)
   for _ in $(seq 1 600); do
-    grep -q '^READY ' "$out/$name.out" 2>/dev/null && { grep '^READY ' "$out/$name.out" | awk '{print $2}'; return; }
+    if grep -q '^READY ' "$out/$name.out" 2>/dev/null; then
+      printf -v "$var" '%s' "$(grep '^READY ' "$out/$name.out" | awk '{print $2}')"
+      return
+    fi
     sleep 0.1
   done
   echo "$name did not start" >&2; exit 1
 }
 
-standalone="$(start standalone --port 0)"
-node1="$(start node1 --config "$repo/hocon/cluster-local.conf" --cluster-port 4051 --port 0)"
-node2="$(start node2 --config "$repo/hocon/cluster-local.conf" --cluster-port 4052 --port 0)"
-node3="$(start node3 --config "$repo/hocon/cluster-local.conf" --cluster-port 4053 --port 0)"
+start standalone standalone --port 0
+start node1 node1 --config "$config" --cluster-port 4051 --port 0
+start node2 node2 --config "$config" --cluster-port 4052 --port 0
+start node3 node3 --config "$config" --cluster-port 4053 --port 0
 # The first node forms the cluster and hosts the singleton; wait until every gateway has found it.
 for _ in $(seq 1 600); do
   [[ "$(cat "$out"/node?.out | grep -c 'TcpStore singleton found')" -ge 3 ]] && break
   sleep 0.1
 done
-grep -q 'singleton serving on' "$out/node1.out" || { echo "node1 does not host the singleton" >&2; exit 1; }
+# The oldest node hosts the singleton (usually node1, which forms the cluster): measure through it and through another.
+if grep -q 'singleton serving on' "$out/node1.out"; then local_port="$node1"; other_port="$node2"
+elif grep -q 'singleton serving on' "$out/node2.out"; then local_port="$node2"; other_port="$node3"
+elif grep -q 'singleton serving on' "$out/node3.out"; then local_port="$node3"; other_port="$node1"
+else echo "no node logged that it serves the store singleton (see $out)" >&2; exit 1; fi
 
-run() { # run PORT storeload-args... -> "ops_per_s p99_us"
+run() { # run PORT storeload-args... -> "ops_per_s p99_us", or "0 failed"
   local port="$1"; shift
-  timeout 600 "$storeload" ops "$@" --seconds "$seconds" --host 127.0.0.1 --port "$port" 2>/dev/null \
-    | grep '^RESULT' | sed -E 's/.*ops_per_s=([0-9.]+).*p99_us=([0-9.]+).*/\1 \2/'
+  local line
+  line="$(timeout 600 "$storeload" ops "$@" --seconds "$seconds" --host 127.0.0.1 --port "$port" 2>>"$out/storeload.err" \
+    | grep '^RESULT' | grep ' errors=0$' || true)"
+  [[ -n "$line" ]] || { echo "0 failed"; return; }
+  sed -E 's/.*ops_per_s=([0-9.]+).*p99_us=([0-9.]+).*/\1 \2/' <<<"$line"
 }
+ratio() { [[ "$2" == 0 ]] && echo "n/a" || printf '%.2f×' "$(echo "$1 / $2" | bc -l)"; }
 
 printf '| load | standalone ops/s (p99 µs) | cluster, singleton node | ratio | cluster, other node | ratio |\n'
 printf '|---|---|---|---|---|---|\n'
 for spec in "ping 1" "get 1" "set 1" "add 1" "ping 64" "get 64" "set 64" "add 64" "mixed 64"; do
   read -r op conns <<<"$spec"
+  grep -qE "$only" <<<"$op c$conns" || continue
   read -r s_ops s_p99 <<<"$(run "$standalone" --op "$op" --conns "$conns")"
-  read -r l_ops l_p99 <<<"$(run "$node1" --op "$op" --conns "$conns")"
-  read -r r_ops r_p99 <<<"$(run "$node2" --op "$op" --conns "$conns")"
-  printf '| %s c%s | %s (%s) | %s (%s) | %.2f× | %s (%s) | %.2f× |\n' "$op" "$conns" \
-    "$s_ops" "$s_p99" "$l_ops" "$l_p99" "$(echo "$l_ops / $s_ops" | bc -l)" "$r_ops" "$r_p99" "$(echo "$r_ops / $s_ops" | bc -l)"
+  read -r l_ops l_p99 <<<"$(run "$local_port" --op "$op" --conns "$conns")"
+  read -r r_ops r_p99 <<<"$(run "$other_port" --op "$op" --conns "$conns")"
+  printf '| %s c%s | %s (%s) | %s (%s) | %s | %s (%s) | %s |\n' "$op" "$conns" \
+    "$s_ops" "$s_p99" "$l_ops" "$l_p99" "$(ratio "$l_ops" "$s_ops")" "$r_ops" "$r_p99" "$(ratio "$r_ops" "$s_ops")"
 done
 echo
 echo "Machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB;" \

@@ -29,14 +29,16 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 {
     private readonly IActorRef _store;
     private readonly IActorRef _listener;
-    private readonly EndPoint _peer;
+    private readonly ILoggingAdapter _log;
     private readonly int _maxBufferedBytes;
 
-    public ConnectionStage(IActorRef store, IActorRef listener, EndPoint peer, int maxBufferedBytes)
+    // The log is the listener's, shared by its connections: a stage's own Log would build a logger (and format its
+    // interpreter actor's path) for every connection.
+    public ConnectionStage(IActorRef store, IActorRef listener, ILoggingAdapter log, int maxBufferedBytes)
     {
         _store = store;
         _listener = listener;
-        _peer = peer;
+        _log = log;
         _maxBufferedBytes = maxBufferedBytes;
         Shape = new FlowShape<IReadOnlyList<Query>, ByteString>(In, Out);
     }
@@ -49,7 +51,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-connection");
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
+        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Peer);
 
     internal static string ViolationName(ViolationReason reason) => reason switch
     {
@@ -66,6 +69,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
     private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
         private readonly ConnectionStage _stage;
+        private readonly EndPoint _peer;
 
         // Replies of the current batch, reused: encoding consumes them synchronously.
         private readonly List<Reply> _ready = [];
@@ -78,18 +82,23 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private bool _batchInFlight;
         private bool _waitDeferred;
 
-        public Logic(ConnectionStage stage) : base(stage.Shape)
+        // Port counts, not the shape: the shape constructor formats a log source for each logic, i.e. each connection
+        // (the constant LogSource below stands in; this logic logs through the listener's log).
+        public Logic(ConnectionStage stage, EndPoint peer) : base(inCount: 1, outCount: 1)
         {
             _stage = stage;
+            _peer = peer;
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
 
+        protected override object LogSource => "ConnectionStage";
+
         public override void PreStart()
         {
             _self = GetStageActor(OnMessage).Ref;
-            _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _stage._peer), _self);
-            Log.Debug("Connection from {0} accepted", _stage._peer);
+            _stage._listener.Tell(new TcpStoreListener.ConnectionOpened(_self, _peer), _self);
+            _stage._log.Debug("Connection from {0} accepted", _peer);
             Pull(_stage.In);
         }
 
@@ -163,8 +172,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 // dropped: a peer that does not read would never take them.
                 _ready.Clear();
                 TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
-                Log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply bytes " +
-                            "pending exceed the limit of {2}", _stage._peer, bytes, _stage._maxBufferedBytes);
+                _stage._log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply " +
+                                    "bytes pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
                 FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
                 return false;
             }
@@ -200,7 +209,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 CloseForCause(violation.Query, ViolationName(violation.Reason), violation.Detail);
             else
             {
-                Log.Debug("Connection from {0} failed: {1}", _stage._peer, e.Message);
+                _stage._log.Debug("Connection from {0} failed: {1}", _peer, e.Message);
                 TcpStoreMetrics.Error("connection-failed");
                 FailStage(e);
             }
@@ -211,7 +220,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private void CloseForCause(QueryType? query, string reason, string detail)
         {
             TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
-            Log.Warning("Closing connection from {0}: {1} ({2}): {3}", _stage._peer, reason,
+            _stage._log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
                 query?.ToString() ?? "no query", detail);
             CompleteAfterPending();
         }

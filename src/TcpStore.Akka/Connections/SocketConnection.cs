@@ -1,20 +1,20 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Sockets;
-using Akka;
 using Akka.IO;
 using Akka.Event;
 using Akka.Streams;
-using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
 
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// One accepted socket as an Akka.Streams flow: bytes written to its inlet go to the peer, bytes the peer sends come
-/// out of its outlet. It replaces Akka.Streams' own TCP connection stage (see docs/DESIGN.md): the socket's receive
-/// and send complete straight into this stage through async callbacks, with no I/O actor in between, one
-/// <see cref="SocketAsyncEventArgs"/> per direction reused for the connection's life, and buffers rented from
-/// <see cref="ArrayPool{T}.Shared"/> only while bytes are moving (an idle connection holds none).
+/// An accepted socket (the <see cref="AcceptedSocket"/> it is materialized with) as an Akka.Streams flow: bytes
+/// written to its inlet go to the peer, bytes the peer sends come out of its outlet. It replaces Akka.Streams' own
+/// TCP connection stage (see docs/DESIGN.md): the socket's receive and send complete straight into this stage through
+/// async callbacks, with no I/O actor in between, one <see cref="SocketAsyncEventArgs"/> per direction reused for the
+/// connection's life, and buffers rented from <see cref="ArrayPool{T}.Shared"/> only while bytes are moving (an idle
+/// connection holds none).
 /// </summary>
 /// <remarks>
 /// A chunk pushed downstream wraps the stage's receive buffer without copying and is valid until the next pull: the
@@ -24,16 +24,14 @@ namespace TcpStore.Akka.Connections;
 /// </remarks>
 internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteString>>
 {
-    /// <summary>The flow of <paramref name="socket"/>, which it owns from now on.</summary>
-    public static Flow<ByteString, ByteString, NotUsed> Create(Socket socket, int receiveBufferBytes) =>
-        Flow.FromGraph(new SocketConnection(socket, receiveBufferBytes)).Named("tcpstore-socket");
-
-    private readonly Socket _socket;
+    private readonly ILoggingAdapter _log;
     private readonly int _receiveBufferBytes;
 
-    private SocketConnection(Socket socket, int receiveBufferBytes)
+    // The log is the listener's, shared by its connections: a stage's own Log would build a logger (and format its
+    // interpreter actor's path) for every connection.
+    public SocketConnection(ILoggingAdapter log, int receiveBufferBytes)
     {
-        _socket = socket;
+        _log = log;
         _receiveBufferBytes = receiveBufferBytes;
         Shape = new FlowShape<ByteString, ByteString>(In, Out);
     }
@@ -44,12 +42,17 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
 
     public override FlowShape<ByteString, ByteString> Shape { get; }
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-socket");
+
+    /// <summary>A logic for the socket of the <see cref="AcceptedSocket"/> being materialized; it owns the socket.</summary>
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
+        new Logic(this, AcceptedSocket.Of(inheritedAttributes));
 
     private sealed class Logic : GraphStageLogic, IInHandler, IOutHandler
     {
         private readonly SocketConnection _stage;
         private readonly Socket _socket;
+        private readonly EndPoint _peer;
         // One async callback for both directions, no per-direction delegates: every object here is paid for by each
         // idle connection.
         private readonly CompletionArgs _receiveArgs;
@@ -66,16 +69,21 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
         private int _sentBytes;
         private bool _outputFinished;
 
-        public Logic(SocketConnection stage) : base(stage.Shape)
+        // Port counts, not the shape: the shape constructor formats a log source for each logic, i.e. each connection
+        // (the constant LogSource below stands in; this logic logs through the listener's log).
+        public Logic(SocketConnection stage, AcceptedSocket accepted) : base(inCount: 1, outCount: 1)
         {
             _stage = stage;
-            _socket = stage._socket;
+            _socket = accepted.Socket;
+            _peer = accepted.Peer;
             var onCompleted = GetAsyncCallback<SocketAsyncEventArgs>(OnCompleted);
             _receiveArgs = new CompletionArgs(onCompleted);
             _sendArgs = new CompletionArgs(onCompleted);
             SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
         }
+
+        protected override object LogSource => "SocketConnection";
 
         public override void PreStart() => Pull(_stage.In);
 
@@ -128,7 +136,7 @@ internal sealed class SocketConnection : GraphStage<FlowShape<ByteString, ByteSt
             if (received == 0)
             {
                 // The peer closed: like PyTorch's servers (and Akka with halfClose off), that ends the connection.
-                Log.Debug("Connection from {0} closed by the peer", _socket.RemoteEndPoint);
+                _stage._log.Debug("Connection from {0} closed by the peer", _peer);
                 CompleteStage();
                 return;
             }

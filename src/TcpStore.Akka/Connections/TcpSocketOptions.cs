@@ -6,6 +6,13 @@ namespace TcpStore.Akka.Connections;
 /// <summary>Socket options applied to every accepted connection (<c>tcpstore.tcp</c>).</summary>
 internal static class TcpSocketOptions
 {
+    /// <summary>
+    /// Linux gives an accepted socket the listening socket's options (TCP_NODELAY and all keepalive settings: checked
+    /// with getsockopt on accepted sockets), so there they are set once on the listener rather than with five system
+    /// calls per connection; other systems set them on each accepted socket as well.
+    /// </summary>
+    public static bool InheritedFromListener => OperatingSystem.IsLinux();
+
     /// <summary>TCP_NODELAY, like PyTorch's libuv server, and keepalive with explicit timing, which neither sets.</summary>
     public static void Apply(Socket socket, TcpStoreSettings settings)
     {

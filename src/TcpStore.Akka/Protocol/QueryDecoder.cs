@@ -51,12 +51,16 @@ public sealed class QueryDecoder : GraphStage<FlowShape<ByteString, IReadOnlyLis
         // Reused while chunks complete nothing; handed downstream (and replaced) once it holds queries.
         private List<Query> _batch = [];
 
-        public Logic(QueryDecoder stage) : base(stage.Shape)
+        // Port counts, not the shape: the shape constructor formats a log source for each logic, i.e. each connection
+        // (the constant LogSource below stands in; this logic never logs).
+        public Logic(QueryDecoder stage) : base(inCount: 1, outCount: 1)
         {
             _stage = stage;
             _parser = new QueryParser(stage._limits);
             SetHandlers(stage.In, stage.Out, this);
         }
+
+        protected override object LogSource => "QueryDecoder";
 
         public override void OnPush()
         {

@@ -102,6 +102,7 @@ public sealed class FailoverCluster : IAsyncDisposable
             maximum-frame-size = 32MiB
             send-buffer-size = 32MiB
             receive-buffer-size = 32MiB
+            batching.enabled = false
           }
 
           cluster {

@@ -160,7 +160,6 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
             Write(write);
         });
         Receive<ClusterEvent.MemberRemoved>(removed => ForgetNode(removed.Member.Address));
-        Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<GetStats>(_ => Sender.Tell(_engine.Stats()));
         Receive<GetWaiters>(m => Sender.Tell(_engine.ListWaiters(m)));
         Receive<ListEntries>(m => Sender.Tell(_engine.ListEntriesPage(m)));

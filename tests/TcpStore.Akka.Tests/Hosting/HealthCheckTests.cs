@@ -28,7 +28,10 @@ public sealed class HealthCheckTests
         return host;
     }
 
-    private static async Task<HealthReport> EventuallyReportAsync(IHost host, HealthStatus expected)
+    private static Task<HealthReport> EventuallyReportAsync(IHost host, HealthStatus expected) =>
+        EventuallyReportAsync(host, report => report.Status == expected);
+
+    private static async Task<HealthReport> EventuallyReportAsync(IHost host, Func<HealthReport, bool> expected)
     {
         var health = host.Services.GetRequiredService<HealthCheckService>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -36,7 +39,7 @@ public sealed class HealthCheckTests
         do
         {
             report = await health.CheckHealthAsync();
-            if (report.Status == expected) break;
+            if (expected(report)) break;
             await Task.Delay(50);
         } while (DateTime.UtcNow < deadline);
         return report;
@@ -69,7 +72,10 @@ public sealed class HealthCheckTests
         using var host = await StartHostAsync(first.Port);
         try
         {
-            var report = await EventuallyReportAsync(host, HealthStatus.Unhealthy);
+            // Both checks settle: until the store has started, its own check is unhealthy too.
+            var report = await EventuallyReportAsync(host, r =>
+                r.Entries[TcpStoreHealthChecks.ListenerCheckName].Status == HealthStatus.Unhealthy &&
+                r.Entries[TcpStoreHealthChecks.StoreCheckName].Status == HealthStatus.Healthy);
             var listener = report.Entries[TcpStoreHealthChecks.ListenerCheckName];
             Assert.Equal(HealthStatus.Unhealthy, listener.Status);
             Assert.Contains("could not bind", listener.Description);

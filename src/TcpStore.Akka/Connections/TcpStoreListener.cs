@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Akka;
 using Akka.Actor;
 using Akka.Event;
@@ -15,9 +16,10 @@ namespace TcpStore.Akka.Connections;
 /// <summary>
 /// Binds the store's TCP port, runs the <see cref="SocketAcceptor"/> stream of accepted sockets, and runs one stream
 /// per accepted connection: <see cref="SocketConnection"/> → <see cref="QueryDecoder"/> → <see cref="ConnectionStage"/>
-/// → back to the socket, materialized from one graph fused when the listener starts. Enforces <c>max-connections</c>
-/// and the allowlist, and knows each connection's peer. Stopping it unbinds the port and closes every connection (the
-/// streams of its materializer stop with it).
+/// → back to the socket, materialized from one graph fused when the listener starts, inside one of a few
+/// <see cref="ConnectionHost"/> streams (sockets dealt in turn). Enforces <c>max-connections</c> and the allowlist,
+/// and knows each connection's peer. Stopping it unbinds the port and closes every connection (the streams of its
+/// materializer stop with it).
 /// </summary>
 public sealed class TcpStoreListener : ReceiveActor
 {
@@ -54,6 +56,8 @@ public sealed class TcpStoreListener : ReceiveActor
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
+    private readonly List<ChannelWriter<AcceptedSocket>> _hosts = [];
+    private int _nextHost;
     private Socket? _listenSocket;
     private int _openConnections;
     private readonly Dictionary<IActorRef, EndPoint> _peers = [];
@@ -89,6 +93,21 @@ public sealed class TcpStoreListener : ReceiveActor
             return;
         }
 
+        var self = Self;
+        for (var i = 0; i < _settings.ConnectionHosts; i++)
+        {
+            // Unbounded, but never long: the listener admits at most max-connections sockets.
+            var sockets = Channel.CreateUnbounded<AcceptedSocket>(new UnboundedChannelOptions
+            {
+                SingleReader = true,
+                SingleWriter = true,
+            });
+            ChannelSource.FromReader(sockets.Reader)
+                .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e))))
+                .Run(_materializer);
+            _hosts.Add(sockets.Writer);
+        }
+
         accepted.RunWith(
             Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)), _materializer);
         _log.Info("TcpStore listening on {0} (backlog {1}; {2})", _listenSocket.LocalEndPoint, _settings.Backlog,
@@ -99,6 +118,7 @@ public sealed class TcpStoreListener : ReceiveActor
     protected override void PostStop()
     {
         TcpStoreMetrics.Closed(_openConnections);
+        foreach (var host in _hosts) host.TryComplete();
         if (_listenSocket is null) return;
         _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
         _listenSocket.Dispose(); // unbinds; the acceptor stage completes
@@ -167,39 +187,28 @@ public sealed class TcpStoreListener : ReceiveActor
             return;
         }
 
-        _openConnections++;
-        TcpStoreMetrics.Accepted();
-        // Materializing a stream takes far longer than accounting for it, so it runs on the thread pool, not here.
-        // preferLocal: queued on this thread's own (last-in, first-out) queue, idle threads stealing the oldest: in
-        // a burst of connections that send nothing (a scan, storeload abuse probe 14), the newest client still
-        // starts at once — measured 427 ms for a fresh client behind 2000 such connections when this actor
-        // materialized them itself, 31-189 ms this way.
-        var start = new ConnectionStart(socket, peer!, Self, _settings, _connection, _materializer);
-        ThreadPool.UnsafeQueueUserWorkItem(static start => start.Run(), start, preferLocal: true);
-    }
-
-    /// <summary>
-    /// One accepted socket's stream: bytes -> queries -> the store and back -> bytes, in one interpreter.
-    /// </summary>
-    private sealed record ConnectionStart(
-        Socket Socket, EndPoint Peer, IActorRef Listener, TcpStoreSettings Settings,
-        IGraph<ClosedShape, NotUsed> Connection, IMaterializer Materializer)
-    {
-        public void Run()
+        if (!TcpSocketOptions.InheritedFromListener)
         {
             try
             {
-                if (!TcpSocketOptions.InheritedFromListener) TcpSocketOptions.Apply(Socket, Settings);
-                Materializer.Materialize(Connection, new Attributes(new AcceptedSocket(Socket, Peer)));
+                TcpSocketOptions.Apply(socket, _settings);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                // The peer is already gone, the listener is stopping (its materializer is shut down), or the stream
-                // could not start.
-                Socket.Dispose();
-                Listener.Tell(new ConnectionNotStarted(e));
+                // The peer is already gone.
+                socket.Dispose();
+                TcpStoreMetrics.Error("connection-failed");
+                return;
             }
         }
+
+        _openConnections++;
+        TcpStoreMetrics.Accepted();
+        // Materializing takes far longer than accounting for it, so a host does it, not this actor; the hosts take
+        // turns, so a burst of connections that send nothing (a scan, storeload abuse probe 14) is spread over all
+        // of them and the next client still starts at once.
+        _hosts[_nextHost].TryWrite(new AcceptedSocket(socket, peer!));
+        _nextHost = (_nextHost + 1) % _hosts.Count;
     }
 
     /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>
@@ -216,6 +225,7 @@ public sealed class TcpStoreListener : ReceiveActor
     /// <summary>A connection's stream stopped, for whatever reason.</summary>
     internal sealed record ConnectionEnded(IActorRef Connection);
 
+    /// <summary>A host could not start a connection's stream (the socket is closed).</summary>
     private sealed record ConnectionNotStarted(Exception Cause);
 
     private sealed record AcceptorEnded

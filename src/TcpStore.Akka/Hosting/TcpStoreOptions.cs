@@ -43,6 +43,9 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.tcp.receive-chunk-bytes</c>.</summary>
     public int? ReceiveChunkBytes { get; set; }
 
+    /// <summary><c>tcpstore.tcp.connection-hosts</c> (0: one per processor).</summary>
+    public int? ConnectionHosts { get; set; }
+
     /// <summary><c>tcpstore.tcp.no-delay</c>.</summary>
     public bool? NoDelay { get; set; }
 
@@ -94,6 +97,7 @@ public sealed class TcpStoreOptions
         Write(hocon, "limits.max-connections", MaxConnections);
         Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection);
         Write(hocon, "tcp.receive-chunk-bytes", ReceiveChunkBytes);
+        Write(hocon, "tcp.connection-hosts", ConnectionHosts);
         Write(hocon, "tcp.no-delay", OnOff(NoDelay));
         Write(hocon, "tcp.keepalive.enabled", OnOff(KeepAlive));
         Write(hocon, "tcp.keepalive.idle", Duration(KeepAliveIdle));

@@ -38,6 +38,12 @@ public sealed record TcpStoreSettings(
     /// </summary>
     public bool ClusterEnabled { get; init; }
 
+    /// <summary>
+    /// <c>tcpstore.tcp.connection-hosts</c>: how many stream actors run the connections (each runs its share of
+    /// them, sockets dealt in turn); the setting's 0 means one per processor.
+    /// </summary>
+    public int ConnectionHosts { get; init; } = Environment.ProcessorCount;
+
     private const string ReferenceResource = "TcpStore.Akka.reference.conf";
 
     /// <summary>The embedded reference configuration (<c>hocon/reference.conf</c>): every key with its default.</summary>
@@ -87,6 +93,11 @@ public sealed record TcpStoreSettings(
         {
             StoreHealthTimeout = PositiveTime(config.GetTimeSpan("health.store-timeout"), "health.store-timeout"),
             ClusterEnabled = config.GetBoolean("cluster.enabled"),
+            ConnectionHosts = Range(config.GetInt("tcp.connection-hosts"), "tcp.connection-hosts", 0, 4096) switch
+            {
+                0 => Environment.ProcessorCount,
+                var hosts => hosts,
+            },
             Admin = new AdminSettings(
                 Enabled: admin.GetBoolean("enabled"),
                 Host: admin.GetString("host"),

@@ -59,6 +59,7 @@ public sealed class SettingsTests
             KeepAliveIdle = TimeSpan.FromSeconds(5),
             KeepAliveInterval = TimeSpan.FromSeconds(2),
             KeepAliveProbes = 3,
+            ConnectionHosts = 5,
         };
         var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
         Assert.Equal("127.0.0.1", settings.Host);
@@ -70,12 +71,23 @@ public sealed class SettingsTests
         Assert.Equal(60, settings.MaxBufferedBytesPerConnection);
         Assert.False(settings.NoDelay);
         Assert.Equal(new KeepAliveSettings(true, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), 3), settings.KeepAlive);
+        Assert.Equal(5, settings.ConnectionHosts);
+    }
+
+    [Fact]
+    public void Connection_hosts_default_to_one_per_processor()
+    {
+        Assert.Equal(Environment.ProcessorCount, TcpStoreSettings.Create(Config.Empty).ConnectionHosts);
+        Assert.Equal(Environment.ProcessorCount,
+            TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 0")).ConnectionHosts);
+        Assert.Equal(1, TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 1")).ConnectionHosts);
     }
 
     [Theory]
     [InlineData("port = 70000")]
     [InlineData("limits.max-key-bytes = 0")]
     [InlineData("limits.max-connections = -1")]
+    [InlineData("tcp.connection-hosts = -1")]
     public void Out_of_range_settings_are_refused_with_the_key_named(string hocon)
     {
         var error = Assert.Throws<ConfigurationException>(

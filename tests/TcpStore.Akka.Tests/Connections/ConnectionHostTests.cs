@@ -1,0 +1,119 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using TcpStore.Akka.Store;
+using TcpStore.Akka.Tests.Support;
+using static TcpStore.Akka.Tests.Support.Wire;
+
+namespace TcpStore.Akka.Tests.Connections;
+
+/// <summary>
+/// Connections share a few stream actors (<c>tcpstore.tcp.connection-hosts</c>): sockets are dealt to them in turn,
+/// and a connection that fails or ends in one of them leaves the other connections of that actor untouched.
+/// </summary>
+public sealed class ConnectionHostTests
+{
+    private const byte StopWaiting = 0;
+
+    [Fact]
+    public async Task Connections_of_one_host_fail_and_end_alone()
+    {
+        await using var server = await TestStoreServer.StartAsync("""
+            tcpstore.tcp.connection-hosts = 1
+            tcpstore.limits.max-value-bytes = 1024
+            akka.loglevel = ERROR
+            """);
+        await using var waiter = await RawClient.ConnectAsync(server.Port);
+        await using var reader = await RawClient.ConnectAsync(server.Port);
+        await waiter.SendAsync(Wait("/host/go"));
+        await reader.SendAsync(Set("/host/kept", "value"), Get("/host/kept"));
+        Assert.Equal("value", await reader.ReadStringAsync());
+
+        // In the same host: a protocol violation, a value over the limit, an unknown query type, a reset, a FIN.
+        await using (var violation = await RawClient.ConnectAsync(server.Port, validate: false))
+        {
+            await violation.SendAsync([0x00, 0xde, 0xad, 0xbe, 0xef]);
+            Assert.True(await violation.ClosedByServerAsync());
+        }
+
+        await using (var oversized = await RawClient.ConnectAsync(server.Port))
+        {
+            await oversized.SendAsync(Set("/host/big", new byte[2048]));
+            Assert.True(await oversized.ClosedByServerAsync());
+        }
+
+        await using (var unknown = await RawClient.ConnectAsync(server.Port))
+        {
+            await unknown.SendAsync([0xee]);
+            Assert.True(await unknown.ClosedByServerAsync());
+        }
+
+        await using (var reset = await RawClient.ConnectAsync(server.Port))
+        {
+            await reset.SendAsync(Wait("/host/never"));
+            reset.Socket.LingerState = new LingerOption(true, 0); // close sends RST
+        }
+
+        await using (var finished = await RawClient.ConnectAsync(server.Port))
+            await finished.SendAsync(Ping(7));
+
+        Assert.True(await TestStoreServer.EventuallyAsync(async () => await server.ConnectionCountAsync() == 2,
+            TimeSpan.FromSeconds(10)), "the five short-lived connections were not all cleaned up");
+
+        // The two survivors still work, the WAIT registered before the failures included.
+        await reader.SendAsync(Get("/host/kept"), Set("/host/go", "now"));
+        Assert.Equal("value", await reader.ReadStringAsync());
+        Assert.Equal(StopWaiting, await waiter.ReadByteAsync());
+        await using var late = await RawClient.ConnectAsync(server.Port);
+        await late.SendAsync(Get("/host/go"));
+        Assert.Equal("now", await late.ReadStringAsync());
+    }
+
+    [Fact]
+    public async Task Connections_run_in_the_configured_number_of_stream_actors()
+    {
+        const int hosts = 3;
+        await using var server = await TestStoreServer.StartAsync($"tcpstore.tcp.connection-hosts = {hosts}");
+        var clients = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < 4 * hosts; i++)
+            {
+                var client = await RawClient.ConnectAsync(server.Port);
+                clients.Add(client);
+                await client.SendAsync(Ping(1));
+                Assert.Equal(1u, await client.ReadUInt32Async());
+            }
+
+            // The listener's stream actors: the acceptor's and one per host, however many connections are open.
+            var streams = await StreamActorsAsync(server);
+            Assert.Equal(1 + hosts, streams.Count);
+            Assert.Equal(4 * hosts, await server.ConnectionCountAsync());
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>The names of the stream actors under the listener's materializer (function refs left out).</summary>
+    private static async Task<List<string>> StreamActorsAsync(TestStoreServer server)
+    {
+        var inbox = Inbox.Create(server.System);
+        server.System.ActorSelection(server.Listener.Path / "StreamSupervisor-*" / "*").Tell(new Identify(null), inbox.Receiver);
+        var names = new List<string>();
+        try
+        {
+            while (true)
+            {
+                // Every stream actor answers within the first second on a test machine; silence after that ends it.
+                if (await inbox.ReceiveAsync(TimeSpan.FromSeconds(1)) is ActorIdentity { Subject: { } actor })
+                    names.Add(actor.Path.Name);
+            }
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return names;
+    }
+}

@@ -56,7 +56,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
-    private readonly List<ChannelWriter<AcceptedSocket>> _hosts = [];
+    private readonly List<Channel<AcceptedSocket>> _hosts = [];
     private int _nextHost;
     private Socket? _listenSocket;
     private int _openConnections;
@@ -105,11 +105,13 @@ public sealed class TcpStoreListener : ReceiveActor
             ChannelSource.FromReader(sockets.Reader)
                 .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e))))
                 .Run(_materializer);
-            _hosts.Add(sockets.Writer);
+            _hosts.Add(sockets);
         }
 
-        accepted.RunWith(
-            Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)), _materializer);
+        accepted
+            .To(Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)))
+            .WithAttributes(ActorAttributes.CreateDispatcher(_settings.AcceptorDispatcher))
+            .Run(_materializer);
         _log.Info("TcpStore listening on {0} (backlog {1}; {2})", _listenSocket.LocalEndPoint, _settings.Backlog,
             _settings.DescribeLimits());
         Become(Bound);
@@ -118,7 +120,13 @@ public sealed class TcpStoreListener : ReceiveActor
     protected override void PostStop()
     {
         TcpStoreMetrics.Closed(_openConnections);
-        foreach (var host in _hosts) host.TryComplete();
+        foreach (var host in _hosts)
+        {
+            // Sockets no host took yet would stay open: nothing else knows them.
+            host.Writer.TryComplete();
+            while (host.Reader.TryRead(out var queued)) queued.Socket.Dispose();
+        }
+
         if (_listenSocket is null) return;
         _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
         _listenSocket.Dispose(); // unbinds; the acceptor stage completes
@@ -207,7 +215,7 @@ public sealed class TcpStoreListener : ReceiveActor
         // Materializing takes far longer than accounting for it, so a host does it, not this actor; the hosts take
         // turns, so a burst of connections that send nothing (a scan, storeload abuse probe 14) is spread over all
         // of them and the next client still starts at once.
-        _hosts[_nextHost].TryWrite(new AcceptedSocket(socket, peer!));
+        _hosts[_nextHost].Writer.TryWrite(new AcceptedSocket(socket, peer!));
         _nextHost = (_nextHost + 1) % _hosts.Count;
     }
 

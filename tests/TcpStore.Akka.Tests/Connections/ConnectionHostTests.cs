@@ -95,6 +95,59 @@ public sealed class ConnectionHostTests
         }
     }
 
+    [Fact]
+    public async Task A_host_lets_go_of_the_connections_that_ended()
+    {
+        await using var server = await TestStoreServer.StartAsync("tcpstore.tcp.connection-hosts = 1\nakka.loglevel = ERROR");
+        var ended = await ConnectWaitAndCloseAsync(server, 200);
+        Assert.True(await TestStoreServer.EventuallyAsync(async () => await server.ConnectionCountAsync() == 0,
+            TimeSpan.FromSeconds(10)), "the connections were not all cleaned up");
+
+        // Each connection's identity (its stage actor) is referenced by its stages; once the host dropped the
+        // finished connections' interpreter shells, nothing holds them. A few may still sit in a mailbox.
+        var alive = 0;
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            alive = ended.Count(w => w.IsAlive);
+            if (alive <= 10) break;
+            await Task.Delay(100);
+        }
+
+        Assert.True(alive <= 10, $"{alive} of {ended.Count} ended connections are still reachable");
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections that each WAIT (so the store lists them), takes weak references
+    /// to the refs the store knows them by, and closes them all.
+    /// </summary>
+    private static async Task<List<WeakReference>> ConnectWaitAndCloseAsync(TestStoreServer server, int count)
+    {
+        var clients = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var client = await RawClient.ConnectAsync(server.Port);
+                clients.Add(client);
+                await client.SendAsync(Wait("/ended/never"), Ping(1));
+                Assert.Equal(1u, await client.ReadUInt32Async());
+            }
+
+            var waiters = await server.Store.Ask<StoreProtocol.Waiters>(
+                new StoreProtocol.GetWaiters(MaxConnectionsPerKey: count), TimeSpan.FromSeconds(5));
+            var refs = Assert.Single(waiters.Keys).Connections.Select(c => new WeakReference(c)).ToList();
+            Assert.Equal(count, refs.Count);
+            return refs;
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
     /// <summary>The names of the stream actors under the listener's materializer (function refs left out).</summary>
     private static async Task<List<string>> StreamActorsAsync(TestStoreServer server)
     {

@@ -96,12 +96,9 @@ public sealed class TcpStoreListener : ReceiveActor
         var self = Self;
         for (var i = 0; i < _settings.ConnectionHosts; i++)
         {
-            // Unbounded, but never long: the listener admits at most max-connections sockets.
-            var sockets = Channel.CreateUnbounded<AcceptedSocket>(new UnboundedChannelOptions
-            {
-                SingleReader = true,
-                SingleWriter = true,
-            });
+            // Unbounded, but never long: the listener admits at most max-connections sockets. Read by the host and,
+            // once the listener stops, by PostStop.
+            var sockets = Channel.CreateUnbounded<AcceptedSocket>(new UnboundedChannelOptions { SingleWriter = true });
             ChannelSource.FromReader(sockets.Reader)
                 .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e))))
                 .Run(_materializer);

@@ -9,9 +9,18 @@ using Akka.Streams.Stage;
 namespace TcpStore.Akka.Connections;
 
 /// <summary>
-/// The listening socket as an Akka.Streams source of accepted sockets: one accept per pull, completing straight into
-/// the stage. Completes when the listening socket is closed (unbind).
+/// The listening socket as an Akka.Streams source of accepted sockets. A thread of its own accepts (blocking), so the
+/// kernel's accept queue is drained at once however busy the thread pool is, and hands each socket to the stage
+/// through an async callback; the stage pushes them on demand. Completes when the listening socket is closed
+/// (unbind).
 /// </summary>
+/// <remarks>
+/// With asynchronous accepts, an accept that had to wait completed through a thread-pool work item, queued behind
+/// the storm's own socket completions and connection start-ups: the accept queue (<c>net.core.somaxconn</c>)
+/// overflowed in a third to a half of the 10,000-connection storms (TcpExtListenOverflows 782–1,618 per storm;
+/// libuv's server: none) and those clients retried their SYN a second later. A blocked accept on its own thread
+/// wakes as soon as a connection is queued.
+/// </remarks>
 internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 {
     /// <summary>Binds and listens at once (so a bind failure is reported synchronously), then accepts on demand.</summary>
@@ -54,65 +63,92 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
 
-    private sealed class Logic : TimerGraphStageLogic, IOutHandler
+    private sealed class Logic : GraphStageLogic, IOutHandler
     {
         // Out of descriptors or buffers is passing: accepting stops for a moment, the listener stays.
         private static readonly TimeSpan RetryAfter = TimeSpan.FromMilliseconds(100);
 
         private readonly SocketAcceptor _stage;
-        private readonly SocketAsyncEventArgs _acceptArgs = new();
-        private readonly Action<SocketAsyncEventArgs> _onAccepted;
+        private readonly Queue<Socket> _accepted = new();
+        private Action<Socket>? _onAccepted;
+        private Action<SocketError>? _onAcceptFailed;
+        private Action<NotUsed>? _onUnbound;
+        private volatile bool _stopped;
 
         public Logic(SocketAcceptor stage) : base(stage.Shape)
         {
             _stage = stage;
-            _onAccepted = GetAsyncCallback<SocketAsyncEventArgs>(OnAccepted);
-            _acceptArgs.Completed += (_, args) => _onAccepted(args);
             SetHandler(stage.Out, this);
+        }
+
+        public override void PreStart()
+        {
+            _onAccepted = GetAsyncCallback<Socket>(OnAccepted);
+            _onAcceptFailed = GetAsyncCallback<SocketError>(error =>
+                Log.Warning("Accepting a connection failed ({0}); retrying in {1} ms", error, RetryAfter.TotalMilliseconds));
+            _onUnbound = GetAsyncCallback<NotUsed>(_ => CompleteStage());
+            new Thread(AcceptLoop) { IsBackground = true, Name = "tcpstore-acceptor" }.Start();
         }
 
         public void OnPull()
         {
-            _acceptArgs.AcceptSocket = null;
-            bool pending;
-            try
-            {
-                pending = _stage._listener.AcceptAsync(_acceptArgs);
-            }
-            catch (ObjectDisposedException)
-            {
-                CompleteStage(); // unbound
-                return;
-            }
-
-            if (!pending) OnAccepted(_acceptArgs);
+            if (_accepted.TryDequeue(out var socket)) Push(_stage.Out, socket);
         }
 
-        private void OnAccepted(SocketAsyncEventArgs args)
+        private void OnAccepted(Socket socket)
         {
-            switch (args.SocketError)
-            {
-                case SocketError.Success:
-                    Push(_stage.Out, args.AcceptSocket!);
-                    return;
-                case SocketError.OperationAborted or SocketError.Interrupted:
-                    CompleteStage(); // the listening socket was closed: unbound
-                    return;
-                case SocketError.ConnectionAborted or SocketError.ConnectionReset:
-                    OnPull(); // the peer gave up while queued: accept the next one
-                    return;
-                default:
-                    Log.Warning("Accepting a connection failed ({0}); retrying in {1} ms", args.SocketError,
-                        RetryAfter.TotalMilliseconds);
-                    ScheduleOnce(nameof(RetryAfter), RetryAfter);
-                    return;
-            }
+            if (IsAvailable(_stage.Out)) Push(_stage.Out, socket);
+            else _accepted.Enqueue(socket);
         }
 
-        protected override void OnTimer(object timerKey) => OnPull();
+        /// <summary>The accept thread: runs until the listening socket is closed.</summary>
+        private void AcceptLoop()
+        {
+            while (true)
+            {
+                Socket socket;
+                try
+                {
+                    socket = _stage._listener.Accept();
+                }
+                catch (ObjectDisposedException)
+                {
+                    break;
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+                {
+                    continue; // the peer gave up while queued: accept the next one
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.OperationAborted or SocketError.Interrupted
+                                                     or SocketError.InvalidArgument or SocketError.NotSocket)
+                {
+                    break; // the listening socket was closed: unbound
+                }
+                catch (SocketException e)
+                {
+                    _onAcceptFailed!(e.SocketErrorCode);
+                    Thread.Sleep(RetryAfter);
+                    continue;
+                }
+
+                if (_stopped)
+                {
+                    socket.Dispose(); // nobody would take it
+                    continue;
+                }
+
+                _onAccepted!(socket);
+            }
+
+            if (!_stopped) _onUnbound!(NotUsed.Instance);
+        }
 
         public void OnDownstreamFinish(Exception cause) => CompleteStage();
 
-        public override void PostStop() => _acceptArgs.Dispose();
+        public override void PostStop()
+        {
+            _stopped = true;
+            while (_accepted.TryDequeue(out var socket)) socket.Dispose();
+        }
     }
 }

@@ -105,10 +105,8 @@ public sealed class TcpStoreListener : ReceiveActor
             _hosts.Add(sockets);
         }
 
-        accepted
-            .To(Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)))
-            .WithAttributes(ActorAttributes.CreateDispatcher(_settings.AcceptorDispatcher))
-            .Run(_materializer);
+        accepted.RunWith(
+            Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)), _materializer);
         _log.Info("TcpStore listening on {0} (backlog {1}; {2})", _listenSocket.LocalEndPoint, _settings.Backlog,
             _settings.DescribeLimits());
         Become(Bound);

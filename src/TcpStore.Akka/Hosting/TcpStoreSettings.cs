@@ -44,12 +44,6 @@ public sealed record TcpStoreSettings(
     /// </summary>
     public int ConnectionHosts { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>
-    /// <c>tcpstore.tcp.acceptor-dispatcher</c>: the dispatcher (a configuration path) of the stream that accepts
-    /// connections; by default a thread of its own.
-    /// </summary>
-    public string AcceptorDispatcher { get; init; } = "tcpstore.tcp.pinned-dispatcher";
-
     private const string ReferenceResource = "TcpStore.Akka.reference.conf";
 
     /// <summary>The embedded reference configuration (<c>hocon/reference.conf</c>): every key with its default.</summary>
@@ -99,7 +93,6 @@ public sealed record TcpStoreSettings(
         {
             StoreHealthTimeout = PositiveTime(config.GetTimeSpan("health.store-timeout"), "health.store-timeout"),
             ClusterEnabled = config.GetBoolean("cluster.enabled"),
-            AcceptorDispatcher = config.GetString("tcp.acceptor-dispatcher"),
             ConnectionHosts = Range(config.GetInt("tcp.connection-hosts"), "tcp.connection-hosts", 0, 4096) switch
             {
                 0 => Environment.ProcessorCount,

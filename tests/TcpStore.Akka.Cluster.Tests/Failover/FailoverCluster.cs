@@ -76,9 +76,11 @@ public sealed class FailoverCluster : IAsyncDisposable
 
             // Found is not Up: the split-brain resolver counts Up members only. Killed while C was still joining,
             // A and B are an even split, which keeps the side with the lowest address (in CI: A; B and C were downed).
-            // The leader logs when it moves a node to Up; one more gossip round (1 s) tells the others.
+            // The leader logs when it moves a node to Up; one more gossip round (1 s) tells the others. The leader
+            // is the Up member with the lowest address, not the oldest: with random ports it is A, B or C, and it
+            // changes as nodes come Up (seen in CI: C took over from A and moved B to Up itself).
             foreach (var port in cluster.RemotePorts.Skip(1))
-                await cluster.WaitForLineOnAnyNodeAsync($"Leader is moving node [{Address(port)}] to [Up]", NodeTimeout);
+                await ServerProcess.WaitForLineOnAnyAsync(cluster._nodes, $"Leader is moving node [{Address(port)}] to [Up]", NodeTimeout);
             await Task.Delay(TimeSpan.FromSeconds(2));
 
             output.WriteLine($"cluster up in {started.ElapsedMilliseconds} ms: A={a.Port}/{cluster.RemotePorts[0]} " +
@@ -137,25 +139,6 @@ public sealed class FailoverCluster : IAsyncDisposable
           }
         }
         """;
-
-    /// <summary>
-    /// Waits for a line on whichever node logs it. The leader is the Up member with the lowest address, not the
-    /// oldest: with random ports it is A, B or C, and it changes as nodes come Up (seen in CI: C took over from A
-    /// and moved B to Up itself).
-    /// </summary>
-    private async Task WaitForLineOnAnyNodeAsync(string text, TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!_nodes.Any(n => n.Lines.Any(l => l.Contains(text, StringComparison.Ordinal))))
-        {
-            if (_nodes.FirstOrDefault(n => n.HasExited) is { } exited)
-                throw new InvalidOperationException($"node {exited.Name} exited before any node logged \"{text}\":\n{exited.Tail()}");
-            if (deadline.Elapsed > timeout)
-                throw new TimeoutException($"no node logged \"{text}\" within {timeout.TotalSeconds:0} s:\n" +
-                                           string.Join('\n', _nodes.Select(n => n.Tail(20))));
-            await Task.Delay(50);
-        }
-    }
 
     private ServerProcess StartNode(string name, int remotePort)
     {

@@ -74,31 +74,50 @@ public sealed class ServerProcess : IAsyncDisposable
     public Task<string> WaitForLineAsync(string text, TimeSpan timeout) =>
         WaitForLineAsync(l => l.Contains(text, StringComparison.Ordinal), timeout, text);
 
-    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+    public Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what) =>
+        WaitForLineOnAnyAsync([this], match, timeout, what);
+
+    /// <summary>
+    /// The first line with <paramref name="text"/> on whichever of <paramref name="nodes"/> logs it; throws when none
+    /// does within <paramref name="timeout"/> or one of them exits first.
+    /// </summary>
+    public static Task<string> WaitForLineOnAnyAsync(IReadOnlyCollection<ServerProcess> nodes, string text, TimeSpan timeout) =>
+        WaitForLineOnAnyAsync(nodes, l => l.Contains(text, StringComparison.Ordinal), timeout, text);
+
+    private static async Task<string> WaitForLineOnAnyAsync(
+        IReadOnlyCollection<ServerProcess> nodes, Func<string, bool> match, TimeSpan timeout, string what)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            lock (_gate)
+            foreach (var node in nodes)
             {
-                var found = _lines.FirstOrDefault(match);
-                if (found is not null) return found;
+                if (node.FirstLine(match) is { } found) return found;
             }
 
-            if (Process.HasExited)
+            if (nodes.FirstOrDefault(n => n.Process.HasExited) is { } exited)
             {
                 // Let the readers take the rest of the output first.
-                await Task.WhenAny(_readers, Task.Delay(TimeSpan.FromSeconds(2)));
-                lock (_gate)
-                    if (_lines.FirstOrDefault(match) is { } late) return late;
+                await Task.WhenAny(exited._readers, Task.Delay(TimeSpan.FromSeconds(2)));
+                if (exited.FirstLine(match) is { } late) return late;
                 throw new InvalidOperationException(
-                    $"node {Name} exited ({Process.ExitCode}) before a line with \"{what}\":\n{Tail()}");
+                    $"node {exited.Name} exited ({exited.Process.ExitCode}) before a line with \"{what}\":\n{exited.Tail()}");
             }
 
             if (deadline.Elapsed > timeout)
-                throw new TimeoutException($"node {Name}: no line with \"{what}\" within {timeout.TotalSeconds:0} s:\n{Tail()}");
+            {
+                throw new TimeoutException($"no line with \"{what}\" within {timeout.TotalSeconds:0} s on " +
+                                           $"{string.Join(", ", nodes.Select(n => n.Name))}:\n" +
+                                           string.Join('\n', nodes.Select(n => n.Tail(nodes.Count == 1 ? 60 : 20))));
+            }
+
             await Task.Delay(50);
         }
+    }
+
+    private string? FirstLine(Func<string, bool> match)
+    {
+        lock (_gate) return _lines.FirstOrDefault(match);
     }
 
     /// <summary>SIGKILL: the node dies at once, without leaving the cluster.</summary>

@@ -76,13 +76,7 @@ public sealed class ConnectionHostTests
         var clients = new List<RawClient>();
         try
         {
-            for (var i = 0; i < 4 * hosts; i++)
-            {
-                var client = await RawClient.ConnectAsync(server.Port);
-                clients.Add(client);
-                await client.SendAsync(Ping(1));
-                Assert.Equal(1u, await client.ReadUInt32Async());
-            }
+            await OpenAsync(server, clients, 4 * hosts);
 
             // The listener's stream actors: the acceptor's and one per host, however many connections are open.
             var streams = await StreamActorsAsync(server);
@@ -128,13 +122,7 @@ public sealed class ConnectionHostTests
         var clients = new List<RawClient>();
         try
         {
-            for (var i = 0; i < count; i++)
-            {
-                var client = await RawClient.ConnectAsync(server.Port);
-                clients.Add(client);
-                await client.SendAsync(Wait("/ended/never"), Ping(1));
-                Assert.Equal(1u, await client.ReadUInt32Async());
-            }
+            await OpenAsync(server, clients, count, Wait("/ended/never"));
 
             var waiters = await server.Store.Ask<StoreProtocol.Waiters>(
                 new StoreProtocol.GetWaiters(MaxConnectionsPerKey: count), TimeSpan.FromSeconds(5));
@@ -145,6 +133,21 @@ public sealed class ConnectionHostTests
         finally
         {
             foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections into <paramref name="clients"/>, each sending
+    /// <paramref name="requests"/> and a PING, and returns once every one was answered (so the server runs them all).
+    /// </summary>
+    private static async Task OpenAsync(TestStoreServer server, List<RawClient> clients, int count, params byte[][] requests)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var client = await RawClient.ConnectAsync(server.Port);
+            clients.Add(client);
+            await client.SendAsync([.. requests, Ping(1)]);
+            Assert.Equal(1u, await client.ReadUInt32Async());
         }
     }
 

@@ -62,8 +62,10 @@ public sealed class LoggingTests
         await host.StartAsync();
         try
         {
-            var listener = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<TcpStoreListener>();
-            var binding = await listener.Ask<TcpStoreListener.Binding>(TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
+            // Through the guardian, registered synchronously: ActorRegistry.GetAsync of a child can miss a
+            // registration racing with it and wait forever (DESIGN.md, departure 7; it hung a CI run here).
+            var guardian = host.Services.GetRequiredService<ActorRegistry>().Get<TcpStoreGuardian>();
+            var binding = await guardian.Ask<TcpStoreListener.Binding>(TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
             var port = ((IPEndPoint)binding.LocalAddress!).Port;
 
             string peer;

@@ -72,9 +72,10 @@ public sealed class HealthCheckTests
         using var host = await StartHostAsync(first.Port);
         try
         {
-            // Both checks settle: until the store has started, its own check is unhealthy too.
+            // Both checks settle: until the store and the listener have started, each check is unhealthy for that
+            // reason ("has not started"), not for the one under test.
             var report = await EventuallyReportAsync(host, r =>
-                r.Entries[TcpStoreHealthChecks.ListenerCheckName].Status == HealthStatus.Unhealthy &&
+                r.Entries[TcpStoreHealthChecks.ListenerCheckName].Description?.Contains("could not bind") == true &&
                 r.Entries[TcpStoreHealthChecks.StoreCheckName].Status == HealthStatus.Healthy);
             var listener = report.Entries[TcpStoreHealthChecks.ListenerCheckName];
             Assert.Equal(HealthStatus.Unhealthy, listener.Status);

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Client;
 

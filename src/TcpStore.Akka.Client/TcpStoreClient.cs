@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Client;
 

@@ -1,11 +1,11 @@
 using BenchmarkDotNet.Attributes;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Benchmarks;
 
 /// <summary>
 /// The reply encoder (<see cref="ReplyEncoder"/>) on a batch of 64 mixed replies, the shape of one pipelined read's
-/// answers: into a caller's buffer, and as the one <c>ByteString</c> a connection writes.
+/// answers: into a caller's buffer, and as the one array a connection writes.
 /// </summary>
 [Config(typeof(ShortConfig))]
 public class EncoderBenchmarks
@@ -35,5 +35,5 @@ public class EncoderBenchmarks
     public int MixedBatchIntoSpan() => ReplyEncoder.Encode(_batch, _destination);
 
     [Benchmark]
-    public int MixedBatchToByteString() => ReplyEncoder.Encode(_batch).Count;
+    public int MixedBatchToArray() => ReplyEncoder.Encode(_batch).Length;
 }

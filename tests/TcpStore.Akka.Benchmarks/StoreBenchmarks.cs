@@ -2,7 +2,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using BenchmarkDotNet.Attributes;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using static TcpStore.Akka.Store.StoreProtocol;
 

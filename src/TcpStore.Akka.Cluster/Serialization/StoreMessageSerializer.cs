@@ -3,7 +3,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Serialization;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using static TcpStore.Akka.Store.StoreProtocol;
 using AkkaSerialization = Akka.Serialization.Serialization;

@@ -5,7 +5,7 @@ using Akka.Event;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Stage;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 
@@ -178,7 +178,8 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 return false;
             }
 
-            var encoded = ReplyEncoder.Encode(_ready);
+            // Wrapped without copying: the array is never touched again.
+            var encoded = ByteString.FromBytes(ReplyEncoder.Encode(_ready));
             _ready.Clear();
             _pending = _pending.IsEmpty ? encoded : _pending.Concat(encoded);
             if (IsAvailable(_stage.Out)) PushPending();

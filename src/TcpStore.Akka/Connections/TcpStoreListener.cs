@@ -7,7 +7,7 @@ using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Hosting;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 
 namespace TcpStore.Akka.Hosting;

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Telemetry;
 using static TcpStore.Akka.Store.StoreProtocol;
 

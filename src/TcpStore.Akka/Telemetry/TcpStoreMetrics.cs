@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Telemetry;
 

@@ -3,7 +3,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
 using TcpStore.Akka.Cluster.Serialization;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using Xunit.Sdk;
 using static TcpStore.Akka.Store.StoreProtocol;

@@ -4,7 +4,7 @@ using Akka.DistributedData;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TcpStore.Akka.Cluster;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using static TcpStore.Akka.Store.StoreProtocol;
 using Bucket = Akka.DistributedData.LWWDictionary<string, byte[]>;

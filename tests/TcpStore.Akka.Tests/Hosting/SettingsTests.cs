@@ -1,6 +1,6 @@
 using Akka.Configuration;
 using TcpStore.Akka.Hosting;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Tests.Hosting;
 

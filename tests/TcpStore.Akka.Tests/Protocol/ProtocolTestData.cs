@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 
 namespace TcpStore.Akka.Tests.Protocol;
 

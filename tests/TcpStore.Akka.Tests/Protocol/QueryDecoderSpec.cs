@@ -2,7 +2,8 @@ using System.Collections.Immutable;
 using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using TcpStore.Akka.Protocol;
+using TcpStore.Akka.Connections;
+using TcpStore.Protocol;
 using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;

@@ -1,5 +1,5 @@
 using System.Text;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;

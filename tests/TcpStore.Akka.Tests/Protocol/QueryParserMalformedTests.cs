@@ -1,4 +1,4 @@
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;

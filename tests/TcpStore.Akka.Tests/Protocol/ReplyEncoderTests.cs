@@ -1,4 +1,4 @@
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;
@@ -55,14 +55,21 @@ public class ReplyEncoderTests
         var batch = ReplyEncoder.Encode(replies);
 
         Assert.Equal(expected.Length, ReplyEncoder.GetEncodedLength(replies));
-        Assert.Equal(expected.Length, batch.Count);
-        Assert.Equal(expected, batch.ToArray());
+        Assert.Equal(expected, batch);
+
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        System.Buffers.BuffersExtensions.Write(writer, new byte[] { 0xee });
+        Assert.Equal(expected.Length, ReplyEncoder.Encode(replies, writer));
+        Assert.Equal(Concat([0xee], expected), writer.WrittenSpan.ToArray());
     }
 
     [Fact]
-    public void An_empty_batch_encodes_to_an_empty_byte_string()
+    public void An_empty_batch_encodes_to_nothing()
     {
-        Assert.True(ReplyEncoder.Encode(Array.Empty<Reply>()).IsEmpty);
+        Assert.Empty(ReplyEncoder.Encode(Array.Empty<Reply>()));
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        Assert.Equal(0, ReplyEncoder.Encode(Array.Empty<Reply>(), writer));
+        Assert.Equal(0, writer.WrittenCount);
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using Xunit.Abstractions;
 

@@ -1,5 +1,5 @@
 using Akka.Actor;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using Xunit.Abstractions;
 using static TcpStore.Akka.Store.StoreProtocol;

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.TestKit.TestActors;
-using TcpStore.Akka.Protocol;
+using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using Xunit.Abstractions;
 

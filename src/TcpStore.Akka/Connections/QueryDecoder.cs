@@ -3,8 +3,9 @@ using Akka.IO;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
+using TcpStore.Protocol;
 
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Akka.Connections;
 
 /// <summary>
 /// Decodes a connection's incoming bytes into queries: one <see cref="QueryParser"/> per materialization. Every

@@ -1,7 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
-using Akka.IO;
 
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// Turns <see cref="Reply"/> values into wire bytes (PROTOCOL.md B §1.7): vectors are u64 length + bytes, integers
@@ -107,20 +107,30 @@ public static class ReplyEncoder
         return bytes;
     }
 
-    /// <summary>
-    /// Encodes a batch of replies into one <see cref="ByteString"/> (one write on the connection). The lengths are
-    /// computed first so the batch costs a single allocation of the right size, which the ByteString wraps.
-    /// </summary>
-    public static ByteString Encode(IReadOnlyList<Reply> replies)
+    /// <summary>Encodes a batch of replies into a new array of exactly their length (empty when none has bytes).</summary>
+    public static byte[] Encode(IReadOnlyList<Reply> replies)
     {
         var total = GetEncodedLength(replies);
         if (total == 0)
-            return ByteString.Empty;
-
+            return [];
         var bytes = new byte[total];
         Encode(replies, bytes);
-        // FromBytes wraps without copying; the array is never touched again.
-        return ByteString.FromBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Writes a batch of replies into <paramref name="writer"/> as one contiguous span (the lengths are computed
+    /// first, so the writer is asked once); returns the bytes written.
+    /// </summary>
+    public static int Encode(IReadOnlyList<Reply> replies, IBufferWriter<byte> writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var total = GetEncodedLength(replies);
+        if (total == 0)
+            return 0;
+        Encode(replies, writer.GetSpan(total));
+        writer.Advance(total);
+        return total;
     }
 
     private static byte[] QueueItemValue(Reply.QueueItem item) =>

@@ -1,4 +1,4 @@
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// One reply as the store produces it; <see cref="ReplyEncoder"/> turns it into wire bytes. Queries without a
@@ -18,19 +18,23 @@ public abstract record Reply
     /// <summary>CHECK: u8 READY (0) or NOT_READY (1).</summary>
     public sealed record CheckResult(bool Ready) : Reply
     {
+        /// <summary>READY (0).</summary>
         public static readonly CheckResult ReadyReply = new(true);
+        /// <summary>NOT_READY (1).</summary>
         public static readonly CheckResult NotReadyReply = new(false);
     }
 
     /// <summary>WAIT satisfied: u8 STOP_WAITING (0).</summary>
     public sealed record StopWaiting : Reply
     {
+        /// <summary>The one instance: the reply has no fields.</summary>
         public static readonly StopWaiting Instance = new();
     }
 
     /// <summary>CANCEL_WAIT: u8 WAIT_CANCELED (1).</summary>
     public sealed record WaitCanceled : Reply
     {
+        /// <summary>The one instance: the reply has no fields.</summary>
         public static readonly WaitCanceled Instance = new();
     }
 
@@ -41,6 +45,7 @@ public abstract record Reply
     /// </summary>
     public sealed record WaitPending : Reply
     {
+        /// <summary>The one instance: the reply has no fields.</summary>
         public static readonly WaitPending Instance = new();
     }
 

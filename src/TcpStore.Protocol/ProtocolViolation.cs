@@ -1,4 +1,4 @@
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>Why a connection's bytes were refused. Each is logged and counted by name.</summary>
 public enum ViolationReason
@@ -25,6 +25,7 @@ public enum ViolationReason
 /// </summary>
 public sealed class ProtocolViolationException : Exception
 {
+    /// <summary>A violation of <paramref name="reason"/>, in <paramref name="query"/> when its type byte was read.</summary>
     public ProtocolViolationException(ViolationReason reason, QueryType? query, string detail)
         : base($"{reason}{(query is { } q ? $" in {q}" : "")}: {detail}")
     {
@@ -33,10 +34,12 @@ public sealed class ProtocolViolationException : Exception
         Detail = detail;
     }
 
+    /// <summary>What was wrong.</summary>
     public ViolationReason Reason { get; }
 
     /// <summary>The query being decoded, when the type byte had been read.</summary>
     public QueryType? Query { get; }
 
+    /// <summary>A human-readable explanation (the offending length, byte or count).</summary>
     public string Detail { get; }
 }

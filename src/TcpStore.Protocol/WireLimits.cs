@@ -1,4 +1,4 @@
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// Size limits the decoder enforces before it allocates anything for a request. Defaults are PyTorch's libuv
@@ -9,5 +9,6 @@ namespace TcpStore.Akka.Protocol;
 /// <param name="MaxKeysPerRequest">Most keys (or key/value pairs) in one CHECK, WAIT, MULTI_GET or MULTI_SET (131072).</param>
 public sealed record WireLimits(int MaxKeyBytes, int MaxValueBytes, int MaxKeysPerRequest)
 {
+    /// <summary>PyTorch's libuv server's limits.</summary>
     public static readonly WireLimits Default = new(8192, 8 * 1024 * 1024, 131072);
 }

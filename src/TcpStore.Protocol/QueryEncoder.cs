@@ -1,6 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// The client side of the request framing: writes a <see cref="Query"/> exactly as PyTorch 2.10's client sends it
@@ -110,6 +111,16 @@ public static class QueryEncoder
                 break;
         }
 
+        return length;
+    }
+
+    /// <summary>Writes <paramref name="query"/> into <paramref name="writer"/>; returns the bytes written.</summary>
+    public static int Encode(Query query, IBufferWriter<byte> writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var length = GetEncodedLength(query);
+        Encode(query, writer.GetSpan(length));
+        writer.Advance(length);
         return length;
     }
 

@@ -1,27 +1,45 @@
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// The first byte of every request, as PyTorch 2.10 numbers them (PROTOCOL.md B §2.1).
 /// </summary>
 public enum QueryType : byte
 {
+    /// <summary>The first message of every connection: a u32 magic number.</summary>
     Validate = 0,
+    /// <summary>Stores a value under a key; no reply.</summary>
     Set = 1,
+    /// <summary>Replaces a value if it equals the expected one; replies with the value now stored.</summary>
     CompareSet = 2,
+    /// <summary>Reads a value.</summary>
     Get = 3,
+    /// <summary>Adds to a decimal counter; replies with the new value.</summary>
     Add = 4,
+    /// <summary>Whether every key exists, without waiting.</summary>
     Check = 5,
+    /// <summary>Waits until every key exists.</summary>
     Wait = 6,
+    /// <summary>Counts the keys.</summary>
     GetNumKeys = 7,
+    /// <summary>Deletes a key; replies whether it existed.</summary>
     DeleteKey = 8,
+    /// <summary>Appends bytes to a value; no reply.</summary>
     Append = 9,
+    /// <summary>Reads several values.</summary>
     MultiGet = 10,
+    /// <summary>Stores several values as one unit; no reply.</summary>
     MultiSet = 11,
+    /// <summary>Cancels the connection's outstanding WAIT.</summary>
     CancelWait = 12,
+    /// <summary>Echoes a u32 nonce.</summary>
     Ping = 13,
+    /// <summary>Appends an item to a queue; no reply.</summary>
     QueuePush = 14,
+    /// <summary>Takes the oldest item of a queue.</summary>
     QueuePop = 15,
+    /// <summary>Counts a queue's items.</summary>
     QueueLen = 16,
+    /// <summary>Lists every key.</summary>
     ListKeys = 17,
 }
 

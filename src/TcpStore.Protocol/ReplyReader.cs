@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// The client side of the reply framing: reads the reply a given query produces (PROTOCOL.md B §1.7). Replies carry

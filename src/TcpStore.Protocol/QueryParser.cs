@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace TcpStore.Akka.Protocol;
+namespace TcpStore.Protocol;
 
 /// <summary>
 /// Incremental, resumable decoder of one connection's request bytes (PROTOCOL.md B §1–§2). Feed it chunks as they
@@ -51,6 +51,7 @@ public sealed class QueryParser
     private List<KeyValuePair<byte[], byte[]>>? _pairs;
     private long _completedFieldBytes;
 
+    /// <summary>A parser for one connection, enforcing <paramref name="limits"/>; it expects VALIDATE first.</summary>
     public QueryParser(WireLimits limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
@@ -58,6 +59,20 @@ public sealed class QueryParser
         ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxValueBytes, nameof(limits));
         ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxKeysPerRequest, nameof(limits));
         _limits = limits;
+    }
+
+    /// <summary>
+    /// Parses requests whose connection was validated elsewhere (a batch forwarded from one node to another): every
+    /// query in <paramref name="requests"/>, which must hold whole requests only, without VALIDATE.
+    /// </summary>
+    /// <exception cref="ProtocolViolationException">The bytes are not whole, valid requests under <paramref name="limits"/>.</exception>
+    public static IReadOnlyList<Query> ParseValidated(ReadOnlySpan<byte> requests, WireLimits limits)
+    {
+        var parser = new QueryParser(limits) { _validateBytesMatched = WireFormat.ValidateLength };
+        var queries = new List<Query>();
+        parser.Feed(requests, queries);
+        parser.Complete();
+        return queries;
     }
 
     /// <summary>Bytes of the current incomplete field held in the internal buffer.</summary>

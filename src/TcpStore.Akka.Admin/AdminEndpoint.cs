@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Status;
@@ -55,8 +56,8 @@ public sealed class AdminEndpoint : IAsyncDisposable
     public int Port => BaseAddress.Port;
 
     /// <summary>
-    /// Starts the endpoint for the TcpStore running in <paramref name="system"/> (its store and listener are found in
-    /// the <see cref="ActorRegistry"/>). <paramref name="health"/> runs the host's health checks; without it,
+    /// Starts the endpoint for the TcpStore running in <paramref name="system"/> (started by <c>WithTcpStore</c>: its
+    /// guardian is found in the <see cref="ActorRegistry"/>). <paramref name="health"/> runs the host's health checks; without it,
     /// <c>/healthz</c> runs <see cref="TcpStoreHealthChecks"/> directly. <paramref name="settings"/> overrides
     /// <c>tcpstore.admin</c> (its <c>Enabled</c> is not looked at here).
     /// </summary>
@@ -71,9 +72,9 @@ public sealed class AdminEndpoint : IAsyncDisposable
         if (settings is not null) storeSettings = storeSettings with { Admin = settings };
         var admin = storeSettings.Admin;
         var registry = ActorRegistry.For(system);
-        var store = await RegisteredAsync<StoreActor>(registry, cancellationToken);
-        var listener = await RegisteredAsync<TcpStoreListener>(registry, cancellationToken);
-        var collector = new StatusCollector(store, listener, storeSettings);
+        var components = await registry.Get<TcpStoreGuardian>().Ask<TcpStoreGuardian.Components>(
+            TcpStoreGuardian.GetComponents.Instance, TimeSpan.FromSeconds(30), cancellationToken);
+        var collector = new StatusCollector(components.Store, components.Listener, storeSettings);
         health ??= ct => RunTcpStoreChecksAsync(system, registry, ct);
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -165,19 +166,6 @@ public sealed class AdminEndpoint : IAsyncDisposable
         host == "localhost" ? IPAddress.Loopback
         : IPAddress.TryParse(host, out var address) ? address
         : throw new ArgumentException($"tcpstore.admin.host must be an IP address (or localhost), not \"{host}\"");
-
-    /// <summary>The guardian registers its children from its own constructor, asynchronously: poll the registry.</summary>
-    private static async Task<IActorRef> RegisteredAsync<TKey>(ActorRegistry registry, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        IActorRef? actor;
-        while (!registry.TryGet<TKey>(out actor))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{typeof(TKey).Name} was never registered; is WithTcpStore configured?");
-            await Task.Delay(10, cancellationToken);
-        }
-        return actor;
-    }
 
     private sealed class PassiveLifetime : IHostLifetime
     {

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Admin;
 

@@ -4,28 +4,29 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.Event;
-using TcpStore.Akka.Cluster.Serialization;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Hosting;
 
 namespace TcpStore.Akka.Cluster;
 
 /// <summary>
-/// Cluster mode (<c>tcpstore.cluster.enabled = on</c>): created by name by the core's <see cref="StoreProviders"/>,
-/// so that a standalone store never loads this assembly. On every node of the role it starts, under the TcpStore
-/// guardian: the singleton manager of the
+/// Cluster mode's store provider (<see cref="TcpStoreClusterHostingExtensions"/>: <c>WithTcpStoreCluster</c>).
+/// On every node of the role it starts, under the TcpStore guardian: the singleton manager of the
 /// <see cref="ReplicatedStoreActor"/> (<c>singleton</c>), a proxy to find it (<c>singleton-proxy</c>), and the
 /// <see cref="StoreGateway"/> (<c>store</c>) the node's connections talk to.
 /// </summary>
-public sealed class ClusterStoreProvider : IStoreProvider
+internal sealed class ClusterStoreProvider : IStoreProvider
 {
     /// <summary>Room for a key, the message's framing and the actor paths around the largest value.</summary>
     private const long FrameHeadroom = 64 * 1024;
 
+    private readonly TcpStoreSettings _store;
     private readonly ClusterStoreSettings _settings;
 
     /// <summary>Checks what cluster mode relies on, so that a misconfigured node fails to start with the reason.</summary>
-    public ClusterStoreProvider(ActorSystem system, TcpStoreSettings settings)
+    public ClusterStoreProvider(ActorSystem system, TcpStoreSettings store)
     {
+        _store = store;
         _settings = ClusterStoreSettings.Create(system.Settings.Config.GetConfig(ClusterStoreSettings.ConfigPath));
 
         global::Akka.Cluster.Cluster cluster;
@@ -36,14 +37,14 @@ public sealed class ClusterStoreProvider : IStoreProvider
         catch (ConfigurationException e)
         {
             throw new ConfigurationException(
-                $"{ClusterStoreSettings.ConfigPath}.enabled = on needs akka.actor.provider = cluster ({e.Message})", e);
+                $"TcpStore cluster mode needs akka.actor.provider = cluster (WithClustering) ({e.Message})", e);
         }
 
         // Without a downing provider a crashed node is never removed, so its singleton never moves; a downing
         // provider other than Akka's split-brain resolver could keep both sides of a partition (two singletons).
         if (cluster.DowningProvider is not SplitBrainResolverProvider)
             throw new ConfigurationException(
-                $"{ClusterStoreSettings.ConfigPath}.enabled = on needs Akka's split-brain resolver: " +
+                "TcpStore cluster mode needs Akka's split-brain resolver: " +
                 "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\" " +
                 $"(is {cluster.DowningProvider.GetType().FullName}).");
 
@@ -54,11 +55,12 @@ public sealed class ClusterStoreProvider : IStoreProvider
 
         // Requests and replies cross nodes as single Akka.Remote messages: a frame must hold the largest value.
         var frame = system.Settings.Config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size", null) ?? 128000;
-        var needed = settings.WireLimits.MaxValueBytes + FrameHeadroom;
+        var maxValue = store.Listener.WireLimits.MaxValueBytes;
+        var needed = maxValue + FrameHeadroom;
         if (frame < needed)
             throw new ConfigurationException(
                 $"akka.remote.dot-netty.tcp.maximum-frame-size ({frame} bytes) cannot carry the largest value " +
-                $"(tcpstore.limits.max-value-bytes = {settings.WireLimits.MaxValueBytes}) from one node to another; " +
+                $"(tcpstore.limits.max-value-bytes = {maxValue}) from one node to another; " +
                 $"raise it to at least {needed} bytes (hocon/cluster-local.conf uses 32MiB), or lower the limit.");
 
         var replicaRole = system.Settings.Config.GetString("akka.cluster.distributed-data.role", "");
@@ -72,12 +74,10 @@ public sealed class ClusterStoreProvider : IStoreProvider
             Logging.GetLogger(system, typeof(ClusterStoreProvider)).Warning(
                 "The split-brain resolver's strategy is {0}; docs/CLUSTER.md assumes keep-majority", strategy);
 
-        // Defaults and serializer bindings as configuration fallbacks, before the first message crosses a node.
         system.Settings.InjectTopLevelFallback(ClusterSingleton.DefaultConfig());
-        StoreMessageSerializer.Register(system);
     }
 
-    public IActorRef CreateStore(IActorContext guardian, TcpStoreSettings settings)
+    public IActorRef CreateStore(IActorContext guardian)
     {
         var system = guardian.System;
         var role = _settings.Role.Length > 0 ? _settings.Role : null;
@@ -89,7 +89,7 @@ public sealed class ClusterStoreProvider : IStoreProvider
         const string singletonName = "store";
         var manager = guardian.ActorOf(
             ClusterSingletonManager.Props(
-                ReplicatedStoreActor.Props(settings.StoreLimits, _settings, replicator),
+                ReplicatedStoreActor.Props(_store.Store, _settings, replicator),
                 PoisonPill.Instance,
                 ClusterSingletonManagerSettings.Create(system).WithRole(role).WithSingletonName(singletonName)),
             "singleton");

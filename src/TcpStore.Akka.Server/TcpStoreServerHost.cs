@@ -1,15 +1,20 @@
+using System.Runtime.CompilerServices;
+using Akka.Configuration;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TcpStore.Akka.Admin;
+using TcpStore.Akka.Cluster;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Hosting;
 
 namespace TcpStore.Akka.Server;
 
 /// <summary>
 /// The standalone server's hosting, shared by <c>tcpstore-server</c> and <c>tcpstore serve</c>: a generic host with
-/// single-line console logging, Akka.Hosting with <c>WithTcpStore</c>, the admin endpoint when
+/// single-line console logging, Akka.Hosting with <c>WithTcpStore</c> (or <c>WithTcpStoreCluster</c> when the
+/// <c>--config</c> file sets <c>tcpstore.cluster.enabled = on</c>), the admin endpoint when
 /// <c>tcpstore.admin.enabled</c>, and the <c>READY &lt;port&gt;</c> line.
 /// </summary>
 public static class TcpStoreServerHost
@@ -35,6 +40,17 @@ public static class TcpStoreServerHost
             return 2;
         }
 
+        bool clusterMode;
+        try
+        {
+            clusterMode = IsClusterMode(configFile);
+        }
+        catch (ConfigurationException e)
+        {
+            (error ?? Console.Error).WriteLine($"tcpstore: config file {configFile}: {e.Message}");
+            return 2;
+        }
+
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
         builder.Logging.AddSimpleConsole(console =>
         {
@@ -53,7 +69,8 @@ public static class TcpStoreServerHost
             // that is also set hangs the parser in 1.5.74), so the command line writes it over the file.
             if (clusterPort is { } remotePort)
                 akka.AddHocon($"akka.remote.dot-netty.tcp.port = {remotePort}", HoconAddMode.Prepend);
-            akka.WithTcpStore(options);
+            if (clusterMode) AddClusterStore(akka, options);
+            else akka.WithTcpStore(options);
         });
         // Before the BindingReporter, so that `ADMIN <port>` comes before `READY <port>` on standard output.
         builder.Services.AddTcpStoreAdmin(admin =>
@@ -67,6 +84,20 @@ public static class TcpStoreServerHost
         await host.RunAsync(cancellationToken);
         return Environment.ExitCode;
     }
+
+    /// <summary>Whether <paramref name="configFile"/> asks for cluster mode (<c>tcpstore.cluster.enabled = on</c>).</summary>
+    private static bool IsClusterMode(string? configFile) =>
+        configFile is not null &&
+        ConfigurationFactory.ParseString(File.ReadAllText(configFile))
+            .GetBoolean(TcpStoreSettings.ConfigPath + ".cluster.enabled", false);
+
+    /// <summary>
+    /// The one method that names a cluster type: the runtime loads the cluster assemblies when it compiles it, so a
+    /// standalone server, which never calls it, maps none of them (a test reads the process's memory map).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddClusterStore(AkkaConfigurationBuilder akka, TcpStoreOptions options) =>
+        akka.WithTcpStoreCluster(new TcpStoreClusterOptions { Store = options });
 
     /// <summary>The port from <c>TCPSTORE_PORT</c>-style text, or null when it is absent or not a number.</summary>
     public static int? ParsePort(string? text) => int.TryParse(text, out var port) ? port : null;

@@ -11,4 +11,7 @@ public sealed record WireLimits(int MaxKeyBytes, int MaxValueBytes, int MaxKeysP
 {
     /// <summary>PyTorch's libuv server's limits.</summary>
     public static readonly WireLimits Default = new(8192, 8 * 1024 * 1024, 131072);
+
+    /// <summary>No limit but the runtime's: for bytes already checked where they arrived (a batch forwarded between nodes).</summary>
+    public static readonly WireLimits Unlimited = new(Array.MaxLength, Array.MaxLength, Array.MaxLength);
 }

@@ -27,8 +27,6 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, string manifest)
 
     public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(sizeof(int)));
 
-    public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(sizeof(uint)));
-
     public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(sizeof(long)));
 
     /// <summary>A varint of at most five bytes whose value fits an <see cref="int"/>.</summary>
@@ -62,13 +60,13 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, string manifest)
 
     public string String() => Encoding.UTF8.GetString(Take(Length()));
 
-    public byte[][] BytesList()
-    {
-        var values = new byte[Count()][];
-        for (var i = 0; i < values.Length; i++)
-            values[i] = Bytes();
-        return values;
-    }
+    /// <summary>Every byte not read yet (a payload's last field, written without a length).</summary>
+    public ReadOnlySpan<byte> Rest() => Take(Remaining);
+
+    /// <summary>Every byte not read yet, without reading it (see <see cref="Skip"/>).</summary>
+    public readonly ReadOnlySpan<byte> Peek() => _payload[_position..];
+
+    public void Skip(int count) => Take(count);
 
     /// <summary>Trailing bytes mean the payload is not what the manifest says.</summary>
     public readonly void End()

@@ -1,87 +1,57 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
 namespace TcpStore.Akka.Cluster.Serialization;
 
 /// <summary>
-/// Writes a <see cref="StoreMessageSerializer"/> payload into an array whose size the caller computed beforehand with
-/// the <c>SizeOf</c> helpers, so a message costs exactly one allocation of exactly its size. Fixed-width numbers are
+/// Writes a <see cref="StoreMessageSerializer"/> payload into a growing buffer. Fixed-width numbers are
 /// little-endian; lengths and counts are unsigned LEB128 varints (one byte below 128, which keys usually are).
+/// The wire codec writes straight into <see cref="Buffer"/>.
 /// </summary>
-internal ref struct PayloadWriter
+internal sealed class PayloadWriter(int initialCapacity = 256)
 {
-    private readonly byte[] _buffer;
-    private int _position;
+    public ArrayBufferWriter<byte> Buffer { get; } = new(initialCapacity);
 
-    public PayloadWriter(int size)
+    public void Byte(byte value)
     {
-        _buffer = size == 0 ? [] : new byte[size];
-        _position = 0;
+        Buffer.GetSpan(1)[0] = value;
+        Buffer.Advance(1);
     }
-
-    public static int SizeOfLength(int value)
-    {
-        var size = 1;
-        for (var v = (uint)value; v >= 0x80; v >>= 7)
-            size++;
-        return size;
-    }
-
-    public static int SizeOf(byte[] value) => SizeOfLength(value.Length) + value.Length;
-
-    /// <summary>A nullable array is its length plus one (0 for null), then its bytes.</summary>
-    public static int SizeOfNullable(byte[]? value) => value is null ? 1 : SizeOfLength(value.Length + 1) + value.Length;
-
-    public static int SizeOf(string value)
-    {
-        var count = Encoding.UTF8.GetByteCount(value);
-        return SizeOfLength(count) + count;
-    }
-
-    public static int SizeOf(IReadOnlyList<byte[]> values)
-    {
-        var size = SizeOfLength(values.Count);
-        for (var i = 0; i < values.Count; i++)
-            size += SizeOf(values[i]);
-        return size;
-    }
-
-    public void Byte(byte value) => _buffer[_position++] = value;
 
     public void Bool(bool value) => Byte(value ? (byte)1 : (byte)0);
 
     public void Int32(int value)
     {
-        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_position), value);
-        _position += sizeof(int);
-    }
-
-    public void UInt32(uint value)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_position), value);
-        _position += sizeof(uint);
+        BinaryPrimitives.WriteInt32LittleEndian(Buffer.GetSpan(sizeof(int)), value);
+        Buffer.Advance(sizeof(int));
     }
 
     public void Int64(long value)
     {
-        BinaryPrimitives.WriteInt64LittleEndian(_buffer.AsSpan(_position), value);
-        _position += sizeof(long);
+        BinaryPrimitives.WriteInt64LittleEndian(Buffer.GetSpan(sizeof(long)), value);
+        Buffer.Advance(sizeof(long));
     }
 
     public void Length(int value)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        var span = Buffer.GetSpan(5);
+        var written = 0;
         var v = (uint)value;
         for (; v >= 0x80; v >>= 7)
-            _buffer[_position++] = (byte)(v | 0x80);
-        _buffer[_position++] = (byte)v;
+            span[written++] = (byte)(v | 0x80);
+        span[written++] = (byte)v;
+        Buffer.Advance(written);
     }
 
-    public void Bytes(byte[] value)
+    public void Bytes(ReadOnlySpan<byte> value)
     {
         Length(value.Length);
-        Raw(value);
+        Buffer.Write(value);
     }
 
+    /// <summary>A nullable array is its length plus one (0 for null), then its bytes.</summary>
     public void NullableBytes(byte[]? value)
     {
         if (value is null)
@@ -89,32 +59,18 @@ internal ref struct PayloadWriter
             Length(0);
             return;
         }
-        Length(value.Length + 1);
-        Raw(value);
+
+        Length(checked(value.Length + 1));
+        Buffer.Write(value);
     }
 
     public void String(string value)
     {
-        Length(Encoding.UTF8.GetByteCount(value));
-        _position += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position));
+        var count = Encoding.UTF8.GetByteCount(value);
+        Length(count);
+        Encoding.UTF8.GetBytes(value, Buffer.GetSpan(count));
+        Buffer.Advance(count);
     }
 
-    public void Bytes(IReadOnlyList<byte[]> values)
-    {
-        Length(values.Count);
-        for (var i = 0; i < values.Count; i++)
-            Bytes(values[i]);
-    }
-
-    /// <summary>The payload; a size that does not match what was written is a bug in a <c>SizeOf</c>, not bad input.</summary>
-    public readonly byte[] Complete() =>
-        _position == _buffer.Length
-            ? _buffer
-            : throw new InvalidOperationException($"Payload size computed as {_buffer.Length} bytes but {_position} were written.");
-
-    private void Raw(byte[] value)
-    {
-        value.CopyTo(_buffer, _position);
-        _position += value.Length;
-    }
+    public byte[] ToArray() => Buffer.WrittenSpan.ToArray();
 }

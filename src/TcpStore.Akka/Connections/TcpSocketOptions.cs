@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using TcpStore.Akka.Hosting;
 
 namespace TcpStore.Akka.Connections;
 
@@ -14,7 +13,7 @@ internal static class TcpSocketOptions
     public static bool InheritedFromListener => OperatingSystem.IsLinux();
 
     /// <summary>TCP_NODELAY, like PyTorch's libuv server, and keepalive with explicit timing, which neither sets.</summary>
-    public static void Apply(Socket socket, TcpStoreSettings settings)
+    public static void Apply(Socket socket, ListenerSettings settings)
     {
         socket.NoDelay = settings.NoDelay;
         var keepAlive = settings.KeepAlive;

@@ -6,7 +6,6 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
-using TcpStore.Akka.Hosting;
 using TcpStore.Protocol;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
@@ -23,7 +22,7 @@ namespace TcpStore.Akka.Connections;
 /// </summary>
 public sealed class TcpStoreListener : ReceiveActor
 {
-    public static Props Props(TcpStoreSettings settings, IActorRef store) =>
+    public static Props Props(ListenerSettings settings, IActorRef store) =>
         global::Akka.Actor.Props.Create(() => new TcpStoreListener(settings, store));
 
     /// <summary>Ask for the <see cref="Binding"/>: where the listener is bound, or why it could not bind.</summary>
@@ -52,7 +51,7 @@ public sealed class TcpStoreListener : ReceiveActor
     public sealed record Peers(IReadOnlyDictionary<IActorRef, EndPoint> Addresses);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly TcpStoreSettings _settings;
+    private readonly ListenerSettings _settings;
     private readonly IActorRef _store;
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
@@ -62,7 +61,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private int _openConnections;
     private readonly Dictionary<IActorRef, EndPoint> _peers = [];
 
-    public TcpStoreListener(TcpStoreSettings settings, IActorRef store)
+    public TcpStoreListener(ListenerSettings settings, IActorRef store)
     {
         _settings = settings;
         _store = store;

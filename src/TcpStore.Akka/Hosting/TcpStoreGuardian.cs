@@ -1,44 +1,41 @@
 using Akka.Actor;
-using Akka.Hosting;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Store;
 
 namespace TcpStore.Akka.Hosting;
 
 /// <summary>
-/// The parent of the <see cref="StoreActor"/> and the <see cref="TcpStoreListener"/>, and the one place that decides
-/// how they are supervised. Registers both in the <see cref="ActorRegistry"/>, and forwards the listener's and the
-/// store's queries (<see cref="TcpStoreListener.GetBinding"/>, <see cref="TcpStoreListener.GetConnectionCount"/>,
-/// <see cref="StoreProtocol.GetStats"/>), so a host can use the guardian, which <c>WithTcpStore</c> registers
-/// synchronously, without waiting for its children's registration.
+/// The parent of the store (or, in cluster mode, the node's way to it) and the <see cref="TcpStoreListener"/>, and the
+/// one place that decides how they are supervised. It answers <see cref="GetComponents"/> with both, so that whoever
+/// started it (<c>WithTcpStore</c>) registers them before anyone can look for them, and forwards the listener's and
+/// the store's queries (<see cref="TcpStoreListener.GetBinding"/>, <see cref="TcpStoreListener.GetConnectionCount"/>,
+/// <see cref="StoreProtocol.GetStats"/>).
 /// </summary>
 public sealed class TcpStoreGuardian : ReceiveActor
 {
-    public static Props Props(TcpStoreSettings settings) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings));
+    /// <summary>A guardian whose store comes from <paramref name="storeProvider"/> (standalone when null).</summary>
+    public static Props Props(TcpStoreSettings settings, IStoreProvider? storeProvider = null) =>
+        global::Akka.Actor.Props.Create(() =>
+            new TcpStoreGuardian(settings, storeProvider ?? new StandaloneStoreProvider(settings.Store)));
 
-    public static Props Props(TcpStoreSettings settings, IStoreProvider storeProvider) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings, storeProvider));
-
-    internal static Props Props(TcpStoreSettings settings, Props storeProps) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(settings, new StandaloneStoreProvider(storeProps)));
-
-    public TcpStoreGuardian(TcpStoreSettings settings) : this(settings, new StandaloneStoreProvider(settings))
+    /// <summary>Ask for the guardian's children: answered with <see cref="Components"/>.</summary>
+    public sealed record GetComponents
     {
+        public static readonly GetComponents Instance = new();
     }
 
-    /// <summary>
-    /// With the store (or the way to it) created by <paramref name="storeProvider"/>: standalone, cluster mode, or a
-    /// test's. Public because Akka creates actors through their public constructors.
-    /// </summary>
+    /// <summary>The actor that takes the <see cref="StoreProtocol"/> messages, and the listener.</summary>
+    public sealed record Components(IActorRef Store, IActorRef Listener);
+
+    /// <summary>Public because Akka creates actors through their public constructors; use <see cref="Props"/>.</summary>
     public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider)
     {
-        var store = storeProvider.CreateStore(Context, settings);
-        var listener = Context.ActorOf(TcpStoreListener.Props(settings, store), "listener");
-        var registry = ActorRegistry.For(Context.System);
-        registry.TryRegister<StoreActor>(store);
-        registry.TryRegister<TcpStoreListener>(listener);
+        var store = storeProvider.CreateStore(Context);
+        var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store), "listener");
+        var components = new Components(store, listener);
 
+        Receive<GetComponents>(_ => Sender.Tell(components));
         Receive<TcpStoreListener.GetBinding>(query => listener.Forward(query));
         Receive<TcpStoreListener.GetConnectionCount>(query => listener.Forward(query));
         Receive<StoreProtocol.GetStats>(query => store.Forward(query));

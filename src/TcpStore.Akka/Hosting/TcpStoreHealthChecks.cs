@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Store;
 
@@ -47,7 +48,7 @@ public static class TcpStoreHealthChecks
     public static async Task<HealthCheckResult> CheckStoreAsync(
         ActorSystem system, ActorRegistry registry, CancellationToken cancellationToken)
     {
-        if (!registry.TryGet<StoreActor>(out var store))
+        if (!registry.TryGet<StoreEndpoint>(out var store))
             return HealthCheckResult.Unhealthy("the TcpStore store has not started");
         var timeout = StoreTimeout(system);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();

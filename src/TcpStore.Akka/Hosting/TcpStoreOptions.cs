@@ -1,6 +1,7 @@
-using System.Globalization;
 using System.Text;
 using Akka.Configuration;
+using Akka.Hosting;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Hosting;
 
@@ -74,59 +75,41 @@ public sealed class TcpStoreOptions
     /// set (this is what the server's <c>--admin-port</c> does).</summary>
     public int? AdminPort { get; set; }
 
-    /// <summary><c>tcpstore.cluster.enabled</c>: run the store as a cluster singleton (needs the TcpStore.Akka.Cluster
-    /// assembly and <c>akka.actor.provider = cluster</c>; see docs/CLUSTER.md).</summary>
-    public bool? ClusterEnabled { get; set; }
-
-    /// <summary><c>tcpstore.cluster.role</c>: the cluster role of the nodes that serve clients and may host the store.</summary>
-    public string? ClusterRole { get; set; }
-
     /// <summary>The HOCON for the properties that are set, under <c>tcpstore</c>; empty when none is.</summary>
     public string ToHocon()
     {
         var hocon = new StringBuilder();
-        Write(hocon, "host", Host is null ? null : Quote(Host));
-        Write(hocon, "port", Port);
+        Write(hocon, "host", Host?.ToHocon());
+        Write(hocon, "port", Port?.ToHocon());
         Write(hocon, "allowed-networks",
-            AllowedNetworks is null ? null : "[" + string.Join(", ", AllowedNetworks.Select(Quote)) + "]");
-        Write(hocon, "backlog", Backlog);
-        Write(hocon, "limits.max-key-bytes", MaxKeyBytes);
-        Write(hocon, "limits.max-value-bytes", MaxValueBytes);
-        Write(hocon, "limits.max-keys-per-request", MaxKeysPerRequest);
-        Write(hocon, "limits.max-queue-length", MaxQueueLength);
-        Write(hocon, "limits.max-connections", MaxConnections);
-        Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection);
-        Write(hocon, "tcp.receive-chunk-bytes", ReceiveChunkBytes);
-        Write(hocon, "tcp.connection-hosts", ConnectionHosts);
-        Write(hocon, "tcp.no-delay", OnOff(NoDelay));
-        Write(hocon, "tcp.keepalive.enabled", OnOff(KeepAlive));
-        Write(hocon, "tcp.keepalive.idle", Duration(KeepAliveIdle));
-        Write(hocon, "tcp.keepalive.interval", Duration(KeepAliveInterval));
-        Write(hocon, "tcp.keepalive.probes", KeepAliveProbes);
-        Write(hocon, "health.store-timeout", Duration(StoreHealthTimeout));
-        Write(hocon, "admin.enabled", OnOff(AdminEnabled ?? (AdminPort is null ? null : true)));
-        Write(hocon, "admin.host", AdminHost is null ? null : Quote(AdminHost));
-        Write(hocon, "admin.port", AdminPort);
-        Write(hocon, "cluster.enabled", OnOff(ClusterEnabled));
-        Write(hocon, "cluster.role", ClusterRole is null ? null : Quote(ClusterRole));
+            AllowedNetworks is null ? null : "[" + string.Join(", ", AllowedNetworks.Select(n => n.ToHocon())) + "]");
+        Write(hocon, "backlog", Backlog?.ToHocon());
+        Write(hocon, "limits.max-key-bytes", MaxKeyBytes?.ToHocon());
+        Write(hocon, "limits.max-value-bytes", MaxValueBytes?.ToHocon());
+        Write(hocon, "limits.max-keys-per-request", MaxKeysPerRequest?.ToHocon());
+        Write(hocon, "limits.max-queue-length", MaxQueueLength?.ToHocon());
+        Write(hocon, "limits.max-connections", MaxConnections?.ToHocon());
+        Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection?.ToHocon());
+        Write(hocon, "tcp.receive-chunk-bytes", ReceiveChunkBytes?.ToHocon());
+        Write(hocon, "tcp.connection-hosts", ConnectionHosts?.ToHocon());
+        Write(hocon, "tcp.no-delay", NoDelay?.ToHocon());
+        Write(hocon, "tcp.keepalive.enabled", KeepAlive?.ToHocon());
+        Write(hocon, "tcp.keepalive.idle", KeepAliveIdle?.ToHocon());
+        Write(hocon, "tcp.keepalive.interval", KeepAliveInterval?.ToHocon());
+        Write(hocon, "tcp.keepalive.probes", KeepAliveProbes?.ToHocon());
+        Write(hocon, "health.store-timeout", StoreHealthTimeout?.ToHocon());
+        Write(hocon, "admin.enabled", (AdminEnabled ?? (AdminPort is null ? null : true))?.ToHocon());
+        Write(hocon, "admin.host", AdminHost?.ToHocon());
+        Write(hocon, "admin.port", AdminPort?.ToHocon());
         return hocon.ToString();
     }
 
     /// <summary>The same as <see cref="ToHocon"/>, parsed.</summary>
     public Config ToConfig() => ConfigurationFactory.ParseString(ToHocon());
 
-    private static void Write(StringBuilder hocon, string key, object? value)
+    private static void Write(StringBuilder hocon, string key, string? value)
     {
         if (value is null) return;
-        hocon.Append(TcpStoreSettings.ConfigPath).Append('.').Append(key).Append(" = ")
-            .Append(Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\n');
+        hocon.Append(TcpStoreSettings.ConfigPath).Append('.').Append(key).Append(" = ").Append(value).Append('\n');
     }
-
-    private static string? OnOff(bool? value) => value is null ? null : value.Value ? "on" : "off";
-
-    private static string? Duration(TimeSpan? value) =>
-        value is null ? null : ((long)value.Value.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
-
-    private static string Quote(string text) =>
-        "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

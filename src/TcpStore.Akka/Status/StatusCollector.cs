@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Akka.Actor;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
-using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 

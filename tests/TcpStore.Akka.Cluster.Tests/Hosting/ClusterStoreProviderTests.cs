@@ -1,11 +1,10 @@
 using Akka.Actor;
 using Akka.Configuration;
-using TcpStore.Akka.Cluster;
-using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Cluster.Tests.Hosting;
 
-/// <summary>The provider cluster mode asks for, and a misconfigured node that refuses to start, saying what to change.</summary>
+/// <summary>A node configured for cluster mode gets its store, and a misconfigured one refuses to start, saying what to change.</summary>
 public sealed class ClusterStoreProviderTests
 {
     private const string Cluster = """
@@ -13,17 +12,16 @@ public sealed class ClusterStoreProviderTests
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, maximum-frame-size = 32MiB }
         akka.cluster.roles = [tcpstore]
         akka.loglevel = WARNING
-        tcpstore.cluster.enabled = on
         """;
 
-    /// <summary>What <see cref="StoreProviders.For"/> returns or throws in a system configured by <paramref name="hocon"/>.</summary>
+    /// <summary>The cluster provider, or what its checks throw, in a system configured by <paramref name="hocon"/>.</summary>
     private static async Task<object> ProviderFor(string hocon)
     {
         var system = ActorSystem.Create("provider-test", ConfigurationFactory.ParseString(hocon));
         try
         {
             var settings = TcpStoreSettings.Create(system);
-            return Record.Exception(() => StoreProviders.For(system, settings)) ?? (object)StoreProviders.For(system, settings);
+            return (object?)Record.Exception(() => new ClusterStoreProvider(system, settings)) ?? new ClusterStoreProvider(system, settings);
         }
         finally
         {
@@ -36,13 +34,9 @@ public sealed class ClusterStoreProviderTests
         Assert.IsType<ClusterStoreProvider>(await ProviderFor(Cluster));
 
     [Fact]
-    public async Task Standalone_is_the_default() =>
-        Assert.IsType<StandaloneStoreProvider>(await ProviderFor("akka.loglevel = WARNING"));
-
-    [Fact]
     public async Task Cluster_mode_needs_the_cluster_actor_ref_provider()
     {
-        var error = Assert.IsType<ConfigurationException>(await ProviderFor("tcpstore.cluster.enabled = on"));
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor("akka.loglevel = WARNING"));
         Assert.Contains("akka.actor.provider = cluster", error.Message);
     }
 

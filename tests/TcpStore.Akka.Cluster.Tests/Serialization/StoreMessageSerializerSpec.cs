@@ -105,20 +105,15 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         yield return ("Waiters none", new Waiters(0, []));
         yield return ("Waiters", new Waiters(12,
             [new AwaitedKey(B("/a"), 3, [first, second, first]), new AwaitedKey([], 0, []), new AwaitedKey(Large, 1, [second])]));
-        yield return ("AwaitedKey", new AwaitedKey(B("/a"), 2, [second, first]));
-        yield return ("AwaitedKey no connections", new AwaitedKey(B("/a"), 5, []));
         yield return ("ListEntries default", new ListEntries(0, 100));
         yield return ("ListEntries", new ListEntries(10, 20, 64));
         yield return ("Entries none", new Entries(0, 0, []));
         yield return ("Entries", new Entries(100, 40,
             [new Entry(B("/a"), 5, null), new Entry(B("/b"), 3, B("xyz")), new Entry([], 0, []), new Entry(B("/big"), Large.Length, Large)]));
-        yield return ("Entry without value", new Entry(B("/a"), 1000, null));
-        yield return ("Entry with empty value", new Entry(B("/a"), 0, []));
         yield return ("ListQueues default", new ListQueues());
         yield return ("ListQueues", new ListQueues(3));
         yield return ("QueueList none", new QueueList(0, []));
         yield return ("QueueList", new QueueList(9, [new QueueInfo(B("/q1"), 1), new QueueInfo([], int.MaxValue)]));
-        yield return ("QueueInfo", new QueueInfo(B("/q"), 17));
     }
 
     public static TheoryData<string> SampleNames() => new(Samples(ActorRefs.Nobody, ActorRefs.Nobody).Select(s => s.Name));
@@ -181,27 +176,35 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         var replies = ((Executed)RoundTrip(new Executed([new Reply.QueueItem(0, null), new Reply.QueueItem(1, [])]))).Replies;
         Assert.Null(((Reply.QueueItem)replies[0]).Value);
         Assert.Empty(Assert.IsType<byte[]>(((Reply.QueueItem)replies[1]).Value));
-        Assert.Null(((Entry)RoundTrip(new Entry(B("/a"), 1, null))).Value);
-        Assert.Empty(Assert.IsType<byte[]>(((Entry)RoundTrip(new Entry(B("/a"), 0, []))).Value));
+        var entries = ((Entries)RoundTrip(new Entries(2, 0, [new Entry(B("/a"), 1, null), new Entry(B("/b"), 0, [])]))).Items;
+        Assert.Null(entries[0].Value);
+        Assert.Empty(Assert.IsType<byte[]>(entries[1].Value));
         Assert.Null(((Executed)RoundTrip(new Executed([]))).Rejection);
     }
 
     [Fact]
     public void Payloads_have_the_documented_layout()
     {
-        // Count 3; Integer tag 2 + i64 1; Ready tag 3; QueueItem tag 10 + i64 2 + null (0); no rejection (0).
+        // Count 4; each reply is the type of a query whose reply has its layout, then its wire bytes: ADD's i64 1,
+        // CHECK's READY byte, QUEUE_POP's i64 0 (no item), and WaitPending as shape 0 with no bytes; no rejection (0).
         Assert.Equal(
-            Convert.FromHexString("03" + "020100000000000000" + "03" + "0A020000000000000000" + "00"),
-            _serializer.ToBinary(new Executed([new Reply.Integer(1), Reply.CheckResult.ReadyReply, new Reply.QueueItem(2, null)])));
+            Convert.FromHexString("04" + "04" + "0100000000000000" + "05" + "00" + "0F" + "0000000000000000" + "00" + "00"),
+            _serializer.ToBinary(new Executed(
+                [new Reply.Integer(1), Reply.CheckResult.ReadyReply, new Reply.QueueItem(0, null), Reply.WaitPending.Instance])));
+        // MULTI_GET's reply carries its value count before its wire bytes.
+        Assert.Equal(
+            Convert.FromHexString("01" + "0A" + "02" + "0100000000000000" + "78" + "0000000000000000" + "00"),
+            _serializer.ToBinary(new Executed([new Reply.MultiBytes([B("x"), []])])));
         Assert.Equal(Convert.FromHexString("010000000200000003000000"), _serializer.ToBinary(new ListEntries(1, 2, 3)));
-        Assert.Equal(Convert.FromHexString("03" + "2F7161" + "11000000"), _serializer.ToBinary(new QueueInfo(B("/qa"), 17)));
+        Assert.Equal(Convert.FromHexString("09000000" + "01" + "03" + "2F7161" + "11000000"),
+            _serializer.ToBinary(new QueueList(9, [new QueueInfo(B("/qa"), 17)])));
         Assert.Empty(_serializer.ToBinary(WaitCompleted.Instance));
 
-        // The connection's path as a string, then count 1; PING is its QueryType 13 and the nonce; a 200-byte key
-        // takes a two-byte length.
+        // The connection's path as a string, the query count, then the queries exactly as on a client's wire: PING's
+        // type 13 and its nonce, GET's type 3 and a u64-length-prefixed 200-byte key.
         var path = B(AkkaSerialization.SerializedActorPath(_first.Ref));
         Assert.True(path.Length < 128, $"path {path.Length} bytes");
-        byte[] expected = [(byte)path.Length, .. path, 0x02, 0x0D, 0x04, 0x03, 0x02, 0x01, 0x03, 0xC8, 0x01, .. new byte[200]];
+        byte[] expected = [(byte)path.Length, .. path, 0x02, 0x0D, 0x04, 0x03, 0x02, 0x01, 0x03, 0xC8, 0, 0, 0, 0, 0, 0, 0, .. new byte[200]];
         Assert.Equal(expected, _serializer.ToBinary(new Execute(_first.Ref, [new Query.Ping(0x01020304), new Query.Get(new byte[200])])));
     }
 
@@ -217,38 +220,10 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
     }
 
     [Fact]
-    public void Register_binds_every_message_type_to_the_serializer()
-    {
-        Assert.IsNotType<StoreMessageSerializer>(Sys.Serialization.FindSerializerFor(GetStats.Instance));
-
-        var serializer = StoreMessageSerializer.Register(Sys);
-
-        Assert.Equal(StoreMessageSerializer.SerializerId, serializer.Identifier);
-        foreach (var (name, message) in Samples(_first.Ref, _second.Ref))
-        {
-            var found = Sys.Serialization.FindSerializerFor(message);
-            Assert.True(ReferenceEquals(serializer, found), $"{name}: bound to {found.GetType().Name}");
-            var bytes = Sys.Serialization.Serialize(message);
-            var back = Sys.Serialization.Deserialize(bytes, StoreMessageSerializer.SerializerId, AkkaSerialization.ManifestFor(found, message));
-            Structural.AssertEqual(message, back, name);
-        }
-    }
-
-    [Fact]
-    public void Register_is_idempotent()
-    {
-        var first = StoreMessageSerializer.Register(Sys);
-        Assert.Same(first, StoreMessageSerializer.Register(Sys));
-        Assert.Same(first, Sys.Serialization.FindSerializerFor(new ListQueues()));
-    }
-
-    [Fact]
     public void Actor_refs_resolve_to_the_same_live_actor()
     {
-        StoreMessageSerializer.Register(Sys);
         var message = new Execute(_first.Ref, []);
-        var back = (Execute)Sys.Serialization.Deserialize(
-            Sys.Serialization.Serialize(message), StoreMessageSerializer.SerializerId, _serializer.Manifest(message));
+        var back = (Execute)RoundTrip(message);
 
         Assert.Equal(_first.Ref, back.Connection);
         back.Connection.Tell("through the deserialized ref");
@@ -325,14 +300,17 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
     [InlineData("D", "FFFFFFFF07", "count")] // 2^31-1 replies in a five-byte payload: refused before allocating
     [InlineData("D", "FFFFFFFF0F", "length exceeds")] // beyond int
     [InlineData("D", "808080808000", "five bytes")] // a six-byte varint
-    [InlineData("D", "0100", "reply tag 0")]
-    [InlineData("D", "010C", "reply tag 12")]
+    [InlineData("D", "0101", "reply shape 1 is unknown")] // SET has no reply
+    [InlineData("D", "017F", "reply shape 127 is unknown")]
     [InlineData("D", "0002", "flag byte is 2")]
-    [InlineData("D", "00011200", "query type 18")]
-    [InlineData("D", "0101FFFFFFFF07", "2147483647 bytes are needed")] // a huge byte array, not allocated
-    [InlineData("X", "000100", "query tag 0")] // an empty path, one query; VALIDATE never travels as a query
-    [InlineData("X", "000112", "query tag 18")]
-    [InlineData("X", "00010B05", "count of 5")] // MULTI_SET with 5 pairs in no bytes
+    [InlineData("D", "0001FF00", "query type 255")]
+    [InlineData("D", "0103FFFFFFFFFFFFFFFF", "does not parse")] // a vector no reply can have, not allocated
+    [InlineData("D", "01030A00000000000000", "cut short")] // a 10-byte vector in no bytes
+    [InlineData("D", "010A03", "count of 3")] // MULTI_GET with 3 values in no bytes
+    [InlineData("X", "000100", "do not parse")] // an empty path, one query; VALIDATE never travels as a query
+    [InlineData("X", "00017F", "do not parse")]
+    [InlineData("X", "00010B0500000000000000", "do not parse")] // MULTI_SET with 5 pairs in no bytes
+    [InlineData("X", "00020D01020304", "1 queries where the count says 2")] // cut at a query boundary
     [InlineData("S", "00", "1 bytes are left over")]
     public void Hostile_payloads_are_refused_clearly(string manifest, string hex, string expected)
     {

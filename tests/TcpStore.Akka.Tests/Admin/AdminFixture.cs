@@ -1,5 +1,5 @@
 using TcpStore.Akka.Admin;
-using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Status;
 using TcpStore.Akka.Tests.Support;
 
 namespace TcpStore.Akka.Tests.Admin;

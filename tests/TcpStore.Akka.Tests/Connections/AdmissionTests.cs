@@ -3,6 +3,7 @@ using Akka.Configuration;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Tests.Support;
 using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Connections;
 
@@ -43,14 +44,14 @@ public sealed class AdmissionTests
     public void Allowlist_matches_ipv4_ipv6_and_mapped_addresses(string address, bool allowed)
     {
         var settings = TcpStoreSettings.Create(ConfigurationFactory.ParseString(
-            """allowed-networks = ["127.0.0.0/8", "10.0.0.0/8", "fd00::/8"]"""));
+            """allowed-networks = ["127.0.0.0/8", "10.0.0.0/8", "fd00::/8"]""")).Listener;
         Assert.Equal(allowed, settings.IsAllowed(IPAddress.Parse(address)));
     }
 
     [Fact]
     public void An_empty_allowlist_allows_everyone_and_a_bad_block_is_refused()
     {
-        Assert.True(TcpStoreSettings.Create(Config.Empty).IsAllowed(IPAddress.Parse("203.0.113.9")));
+        Assert.True(TcpStoreSettings.Create(Config.Empty).Listener.IsAllowed(IPAddress.Parse("203.0.113.9")));
         var error = Assert.Throws<ConfigurationException>(() =>
             TcpStoreSettings.Create(ConfigurationFactory.ParseString("""allowed-networks = ["10.0.0.0/33"]""")));
         Assert.Contains("allowed-networks", error.Message);
@@ -60,7 +61,7 @@ public sealed class AdmissionTests
     public void Options_write_the_allowlist_as_a_hocon_list()
     {
         var options = new TcpStoreOptions { AllowedNetworks = ["10.0.0.0/8", "::1/128"] };
-        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath)).Listener;
         Assert.Equal(2, settings.AllowedNetworks.Count);
         Assert.True(settings.IsAllowed(IPAddress.IPv6Loopback));
     }

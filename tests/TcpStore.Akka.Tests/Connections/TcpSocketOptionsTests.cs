@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Connections;
 
@@ -22,7 +23,7 @@ public sealed class TcpSocketOptionsTests
             KeepAliveInterval = TimeSpan.FromSeconds(interval),
             KeepAliveProbes = probes,
         };
-        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath)).Listener;
         var (listener, _) = SocketAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0), 4);
         using (listener)
         {

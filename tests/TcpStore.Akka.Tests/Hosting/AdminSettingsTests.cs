@@ -1,5 +1,7 @@
 using Akka.Configuration;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Status;
 
 namespace TcpStore.Akka.Tests.Hosting;
 

@@ -100,7 +100,7 @@ public sealed class HealthCheckTests
             Assert.Equal(HealthStatus.Unhealthy, missing.Status);
             Assert.Contains("has not started", missing.Description);
 
-            registry.Register<StoreActor>(system.ActorOf(BlackHoleActor.Props));
+            registry.Register<StoreEndpoint>(system.ActorOf(BlackHoleActor.Props));
             var started = DateTime.UtcNow;
             var silent = await TcpStoreHealthChecks.CheckStoreAsync(system, registry, CancellationToken.None);
             Assert.Equal(HealthStatus.Unhealthy, silent.Status);

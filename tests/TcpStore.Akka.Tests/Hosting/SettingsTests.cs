@@ -1,4 +1,6 @@
 using Akka.Configuration;
+using TcpStore.Akka.Configuration;
+using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Protocol;
 
@@ -9,7 +11,7 @@ public sealed class SettingsTests
     [Fact]
     public void Embedded_defaults_are_libuvs_limits_and_pytorchs_port()
     {
-        var settings = TcpStoreSettings.Create(Config.Empty);
+        var settings = TcpStoreSettings.Create(Config.Empty).Listener;
         Assert.Equal(29500, settings.Port);
         Assert.Equal("0.0.0.0", settings.Host);
         Assert.Equal(WireLimits.Default, settings.WireLimits);
@@ -30,14 +32,20 @@ public sealed class SettingsTests
     }
 
     [Fact]
-    public void Cluster_mode_is_off_by_default_and_options_turn_it_on()
+    public void Cluster_mode_is_off_by_default()
     {
         Assert.False(TcpStoreSettings.Create(Config.Empty).ClusterEnabled);
-        var options = new TcpStoreOptions { ClusterEnabled = true, ClusterRole = "rendezvous" };
-        Assert.Equal("tcpstore.cluster.enabled = on\ntcpstore.cluster.role = \"rendezvous\"\n", options.ToHocon());
-        var config = options.ToConfig().WithFallback(TcpStoreSettings.DefaultConfig());
-        Assert.True(TcpStoreSettings.Create(config.GetConfig("tcpstore")).ClusterEnabled);
-        Assert.Equal("rendezvous", config.GetString("tcpstore.cluster.role"));
+        Assert.True(TcpStoreSettings.Create(ConfigurationFactory.ParseString("cluster.enabled = on")).ClusterEnabled);
+    }
+
+    [Fact]
+    public void Options_quote_what_hocon_would_misread()
+    {
+        var options = new TcpStoreOptions { Host = "::", AllowedNetworks = ["10.0.0.0/8", "fd00::/8"], AdminHost = "127.0.0.1" };
+        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        Assert.Equal("::", settings.Listener.Host);
+        Assert.Equal(["10.0.0.0/8", "fd00::/8"], settings.Listener.AllowedNetworks.Select(n => n.ToString()));
+        Assert.Equal("127.0.0.1", settings.Admin.Host);
     }
 
     [Fact]
@@ -61,12 +69,13 @@ public sealed class SettingsTests
             KeepAliveProbes = 3,
             ConnectionHosts = 5,
         };
-        var settings = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        var all = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
+        var settings = all.Listener;
         Assert.Equal("127.0.0.1", settings.Host);
         Assert.Equal(1234, settings.Port);
         Assert.Equal(77, settings.Backlog);
         Assert.Equal(new WireLimits(10, 20, 30), settings.WireLimits);
-        Assert.Equal(40, settings.StoreLimits.MaxQueueLength);
+        Assert.Equal(40, all.Store.MaxQueueLength);
         Assert.Equal(50, settings.MaxConnections);
         Assert.Equal(60, settings.MaxBufferedBytesPerConnection);
         Assert.False(settings.NoDelay);
@@ -77,10 +86,10 @@ public sealed class SettingsTests
     [Fact]
     public void Connection_hosts_default_to_one_per_processor()
     {
-        Assert.Equal(Environment.ProcessorCount, TcpStoreSettings.Create(Config.Empty).ConnectionHosts);
+        Assert.Equal(Environment.ProcessorCount, TcpStoreSettings.Create(Config.Empty).Listener.ConnectionHosts);
         Assert.Equal(Environment.ProcessorCount,
-            TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 0")).ConnectionHosts);
-        Assert.Equal(1, TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 1")).ConnectionHosts);
+            TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 0")).Listener.ConnectionHosts);
+        Assert.Equal(1, TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.connection-hosts = 1")).Listener.ConnectionHosts);
     }
 
     [Theory]

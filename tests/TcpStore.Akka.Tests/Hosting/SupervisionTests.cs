@@ -4,6 +4,7 @@ using Akka.Hosting;
 using TcpStore.Akka.Hosting;
 using TcpStore.Protocol;
 using TcpStore.Akka.Store;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Hosting;
 
@@ -26,9 +27,9 @@ public sealed class SupervisionTests() : global::Akka.TestKit.Xunit2.TestKit("ak
     private IActorRef StartGuardian(Props storeProps)
     {
         var settings = TcpStoreSettings.Create(ConfigurationFactory.ParseString("host = \"127.0.0.1\", port = 0"));
-        Sys.ActorOf(TcpStoreGuardian.Props(settings, storeProps), "tcpstore");
-        AwaitCondition(() => ActorRegistry.For(Sys).TryGet<StoreActor>(out _), TimeSpan.FromSeconds(10));
-        return ActorRegistry.For(Sys).Get<StoreActor>();
+        var guardian = Sys.ActorOf(TcpStoreGuardian.Props(settings, new StandaloneStoreProvider(storeProps)), "tcpstore");
+        guardian.Tell(TcpStoreGuardian.GetComponents.Instance);
+        return ExpectMsg<TcpStoreGuardian.Components>(TimeSpan.FromSeconds(10)).Store;
     }
 
     [Fact]

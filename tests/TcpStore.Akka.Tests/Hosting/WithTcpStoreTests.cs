@@ -8,6 +8,7 @@ using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Tests.Support;
 using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Hosting;
 
@@ -56,10 +57,11 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
     public async Task Registers_the_guardian_the_store_and_the_listener_and_serves_clients()
     {
         var guardian = Registry.Get<TcpStoreGuardian>();
-        var port = await BoundPortAsync(); // the children are registered by now
-        var store = Registry.Get<StoreActor>();
+        var port = await BoundPortAsync();
+        var store = Registry.Get<StoreEndpoint>();
         Assert.Equal("/user/" + TcpStoreHostingExtensions.GuardianName, guardian.Path.ToStringWithoutAddress());
-        var required = _host.Services.GetRequiredService<IRequiredActor<StoreActor>>();
+        var required = _host.Services.GetRequiredService<IRequiredActor<StoreEndpoint>>();
+        Assert.Equal(Registry.Get<TcpStoreListener>(), await _host.Services.GetRequiredService<IRequiredActor<TcpStoreListener>>().GetAsync());
         Assert.Equal(store, await required.GetAsync());
 
         await using var client = await RawClient.ConnectAsync(port);
@@ -76,7 +78,7 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
         await client.SendAsync(Set(new string('k', 65), "too long"));
         Assert.True(await client.ClosedByServerAsync());
         var system = _host.Services.GetRequiredService<ActorSystem>();
-        Assert.Equal(64, TcpStoreSettings.Create(system).WireLimits.MaxKeyBytes);
+        Assert.Equal(64, TcpStoreSettings.Create(system).Listener.WireLimits.MaxKeyBytes);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
@@ -39,9 +40,8 @@ public sealed class TestStoreServer : IAsyncDisposable
                 akka.log-dead-letters = off
                 """));
         var system = ActorSystem.Create("tcpstore-test", config);
-        var guardian = system.ActorOf(TcpStoreGuardian.Props(TcpStoreSettings.Create(system)), "tcpstore");
-        var store = await RegisteredAsync<StoreActor>(system);
-        var listener = await RegisteredAsync<TcpStoreListener>(system);
+        var (store, listener) = await system.StartTcpStoreAsync(TcpStoreSettings.Create(system));
+        var guardian = ActorRegistry.For(system).Get<TcpStoreGuardian>();
         var binding = await listener.Ask<TcpStoreListener.Binding>(
             TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
         if (binding.LocalAddress is not IPEndPoint bound)
@@ -51,24 +51,6 @@ public sealed class TestStoreServer : IAsyncDisposable
         }
 
         return new TestStoreServer(system, guardian, store, listener, bound.Port);
-    }
-
-    /// <summary>
-    /// The guardian registers its children from its constructor, which runs asynchronously; poll the registry
-    /// (its GetAsync was seen to miss a registration racing with the call under a loaded test run).
-    /// </summary>
-    private static async Task<IActorRef> RegisteredAsync<TKey>(ActorSystem system)
-    {
-        var registry = ActorRegistry.For(system);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        IActorRef? actor;
-        while (!registry.TryGet<TKey>(out actor))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{typeof(TKey).Name} was never registered");
-            await Task.Delay(10);
-        }
-
-        return actor;
     }
 
     public Task<StoreProtocol.StoreStats> StatsAsync() =>

@@ -7,7 +7,7 @@ namespace TcpStore.Akka.Client;
 
 /// <summary>
 /// An async client of a TCPStore server (TcpStore.Akka, or PyTorch's libuv or classic server) with the semantics of
-/// PyTorch 2.10's <c>c10d::TCPStore</c> client (PROTOCOL.md B §4): the same wire sequences, the <c>/</c> key prefix,
+/// PyTorch 2.10's <c>c10d::TCPStore</c> client (docs/PROTOCOL.md §5): the same wire sequences, the <c>/</c> key prefix,
 /// WAIT-then-GET, CANCEL_WAIT on timeout, the same connect loop with exponential backoff and jitter.
 /// </summary>
 /// <remarks>
@@ -510,7 +510,7 @@ public sealed class TcpStoreClient : IAsyncDisposable, IDisposable
         return connection;
     }
 
-    /// <summary>PyTorch's connect loop (B §4.2): connect, VALIDATE, PING; on any network failure back off and retry.</summary>
+    /// <summary>PyTorch's connect loop (docs/PROTOCOL.md §5.2): connect, VALIDATE, PING; on any network failure back off and retry.</summary>
     internal static async Task<StoreConnection> ConnectWithRetriesAsync(TcpStoreClientOptions options, CancellationToken ct)
     {
         var timeout = options.EffectiveConnectTimeout;
@@ -605,7 +605,7 @@ public sealed class TcpStoreClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// WAIT with PyTorch's timeout handling (B §4.3): on timeout (or cancellation) send CANCEL_WAIT and read its <c>01</c>;
+    /// WAIT with PyTorch's timeout handling (docs/PROTOCOL.md §5.4): on timeout (or cancellation) send CANCEL_WAIT and read its <c>01</c>;
     /// a <c>00</c> first means the keys arrived just before the cancel, and it is still a timeout.
     /// </summary>
     private static async Task WaitCoreAsync(StoreConnection c, byte[][] wireKeys, TimeSpan timeout, CancellationToken ct)

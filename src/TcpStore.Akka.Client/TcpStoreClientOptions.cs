@@ -2,7 +2,7 @@ namespace TcpStore.Akka.Client;
 
 /// <summary>
 /// Settings of a <see cref="TcpStoreClient"/>. The defaults are PyTorch 2.10's (<c>TCPStoreOptions</c> and the
-/// client's backoff constants, PROTOCOL.md B §4.2), so a .NET client and a PyTorch rank behave alike.
+/// client's backoff constants, docs/PROTOCOL.md §5.2), so a .NET client and a PyTorch rank behave alike.
 /// </summary>
 public sealed record TcpStoreClientOptions
 {

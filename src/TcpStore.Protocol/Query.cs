@@ -19,7 +19,7 @@ public abstract record Query
         public override QueryType Type => QueryType.Set;
     }
 
-    /// <summary>COMPARE_SET (2): reply is a byte vector (PROTOCOL.md B §2.5).</summary>
+    /// <summary>COMPARE_SET (2): reply is a byte vector (docs/PROTOCOL.md §2.4).</summary>
     public sealed record CompareSet(byte[] Key, byte[] Expected, byte[] Desired) : Query
     {
         /// <inheritdoc />

@@ -5,7 +5,7 @@ namespace TcpStore.Protocol;
 
 /// <summary>
 /// The client side of the request framing: writes a <see cref="Query"/> exactly as PyTorch 2.10's client sends it
-/// (PROTOCOL.md B §1, §2.1). Used by tests and by .NET clients; the server never encodes queries.
+/// (docs/PROTOCOL.md §1, §2.1). Used by tests and by .NET clients; the server never encodes queries.
 /// </summary>
 public static class QueryEncoder
 {

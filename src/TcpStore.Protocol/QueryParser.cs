@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace TcpStore.Protocol;
 
 /// <summary>
-/// Incremental, resumable decoder of one connection's request bytes (PROTOCOL.md B §1–§2). Feed it chunks as they
+/// Incremental, resumable decoder of one connection's request bytes (docs/PROTOCOL.md §1–§2). Feed it chunks as they
 /// arrive; it emits every query the chunk completes and keeps only the incomplete tail.
 /// </summary>
 /// <remarks>

@@ -1,7 +1,7 @@
 namespace TcpStore.Protocol;
 
 /// <summary>
-/// The first byte of every request, as PyTorch 2.10 numbers them (PROTOCOL.md B §2.1).
+/// The first byte of every request, as PyTorch 2.10 numbers them (docs/PROTOCOL.md §2.1).
 /// </summary>
 public enum QueryType : byte
 {

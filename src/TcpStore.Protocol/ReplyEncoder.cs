@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace TcpStore.Protocol;
 
 /// <summary>
-/// Turns <see cref="Reply"/> values into wire bytes (PROTOCOL.md B §1.7): vectors are u64 length + bytes, integers
+/// Turns <see cref="Reply"/> values into wire bytes (docs/PROTOCOL.md §1.5): vectors are u64 length + bytes, integers
 /// are little-endian i64, CHECK/WAIT/CANCEL_WAIT answers one byte, PING echoes the u32 nonce.
 /// </summary>
 public static class ReplyEncoder

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace TcpStore.Protocol;
 
 /// <summary>
-/// The client side of the reply framing: reads the reply a given query produces (PROTOCOL.md B §1.7). Replies carry
+/// The client side of the reply framing: reads the reply a given query produces (docs/PROTOCOL.md §1.5). Replies carry
 /// no type of their own, so the caller says which query it is waiting for. Span-based: nothing is consumed until a
 /// whole reply is present, so the caller can retry with more bytes.
 /// </summary>

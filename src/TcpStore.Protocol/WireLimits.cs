@@ -2,7 +2,7 @@ namespace TcpStore.Protocol;
 
 /// <summary>
 /// Size limits the decoder enforces before it allocates anything for a request. Defaults are PyTorch's libuv
-/// server's (PROTOCOL.md A, B §5.1).
+/// server's (docs/PROTOCOL.md §4.1).
 /// </summary>
 /// <param name="MaxKeyBytes">Largest key (8192 bytes).</param>
 /// <param name="MaxValueBytes">Largest value, expected or desired vector (8 MiB).</param>

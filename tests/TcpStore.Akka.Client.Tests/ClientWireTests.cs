@@ -7,7 +7,7 @@ using static TcpStore.Akka.Tests.Support.Wire;
 namespace TcpStore.Akka.Client.Tests;
 
 /// <summary>
-/// The client's exact bytes and its behaviour on failures, against scripted servers (PROTOCOL.md B §4.2, §4.3).
+/// The client's exact bytes and its behaviour on failures, against scripted servers (docs/PROTOCOL.md §5.2–§5.4).
 /// </summary>
 public sealed class ClientWireTests
 {

@@ -5,7 +5,7 @@ namespace TcpStore.Akka.Interop.Tests;
 
 /// <summary>
 /// PyTorch 2.10's real TCPStore client (libtorch_cpu.so, through the native shim) against a server target: the
-/// server-visible behaviours of PROTOCOL.md B §6. Each concrete subclass binds one <see cref="StoreTarget"/>;
+/// server-visible behaviours of docs/PROTOCOL.md §2–§4. Each concrete subclass binds one <see cref="StoreTarget"/>;
 /// every test runs against each of them. Keys live under a namespace unique to the test.
 /// </summary>
 public abstract class InteropTests : IAsyncLifetime
@@ -194,7 +194,7 @@ public abstract class InteropTests : IAsyncLifetime
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // compareSet (PROTOCOL.md B §2.5)
+    // compareSet (docs/PROTOCOL.md §2.4)
     // ---------------------------------------------------------------------------------------------------------
 
     [Fact]

@@ -21,7 +21,7 @@ namespace TcpStore.Akka.Connections;
 /// <remarks>
 /// One batch is in flight to the store at a time: the next is pulled when the replies of the last arrive, so a client
 /// that floods requests queues nothing unbounded at the store. A deferred WAIT's STOP_WAITING is the one reply that
-/// does not keep request order, exactly as in both PyTorch servers (PROTOCOL.md B §1.1): requests after the WAIT
+/// does not keep request order, exactly as in both PyTorch servers (docs/PROTOCOL.md §1.6): requests after the WAIT
 /// are answered at once and STOP_WAITING follows when the keys arrive; CANCEL_WAIT's WAIT_CANCELED is ordered after
 /// any STOP_WAITING already sent.
 /// </remarks>

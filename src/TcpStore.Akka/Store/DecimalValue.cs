@@ -5,7 +5,7 @@ namespace TcpStore.Akka.Store;
 
 /// <summary>
 /// The decimal ASCII integers ADD reads and writes. Parsing follows C <c>strtoll(s, &amp;end, 10)</c> as
-/// <c>std::stoll</c> uses it (PROTOCOL.md B §2.7), so values written by other clients behave as in PyTorch.
+/// <c>std::stoll</c> uses it (docs/PROTOCOL.md §2.6), so values written by other clients behave as in PyTorch.
 /// </summary>
 internal static class DecimalValue
 {

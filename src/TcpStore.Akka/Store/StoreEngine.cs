@@ -20,7 +20,7 @@ internal interface IStoreChangeObserver
 }
 
 /// <summary>
-/// The key/value map, the queues and the waiter lists, with every query's semantics (PROTOCOL.md A and B §2, §3),
+/// The key/value map, the queues and the waiter lists, with every query's semantics (docs/PROTOCOL.md §2, §3),
 /// but no actor: exactly one actor owns an engine and calls it from its message handlers, so no locking is needed.
 /// <see cref="StoreActor"/> owns it in standalone mode; cluster mode's replicating singleton owns it there. It never
 /// blocks and has no timers; WAITs have no server-side timeout (the client sends CANCEL_WAIT).
@@ -169,7 +169,7 @@ internal sealed class StoreEngine
                 return null;
 
             case Query.DeleteKey q:
-                // Never wakes (B §2.11): a waiter counts a key once it was set, even if it is deleted later.
+                // Never wakes (docs/PROTOCOL.md §2.10): a waiter counts a key once it was set, even if it is deleted later.
                 if (_kv.Remove(q.Key, out var removed))
                 {
                     _storedBytes -= q.Key.Length + removed.Length;
@@ -197,7 +197,7 @@ internal sealed class StoreEngine
             }
 
             case Query.MultiSet q:
-                // Improvement 4: every pair is stored before anyone is woken, so a woken waiter sees them all.
+                // docs/PROTOCOL.md §6.4: every pair is stored before anyone is woken, so a woken waiter sees them all.
                 for (var i = 0; i < q.Pairs.Count; i++)
                     Put(q.Pairs[i].Key, q.Pairs[i].Value);
                 for (var i = 0; i < q.Pairs.Count; i++)
@@ -256,7 +256,7 @@ internal sealed class StoreEngine
         return result;
     }
 
-    /// <summary>The four cases of B §2.5; wakes only when a value was stored (improvement 2).</summary>
+    /// <summary>The four cases of docs/PROTOCOL.md §2.4; wakes only when a value was stored (docs/PROTOCOL.md §6.2).</summary>
     private byte[] CompareSet(Query.CompareSet q)
     {
         if (!_kv.TryGetValue(q.Key, out var current))
@@ -299,7 +299,7 @@ internal sealed class StoreEngine
         return null;
     }
 
-    /// <summary>CHECK: every key is in the map or names a non-empty queue (B §2.8).</summary>
+    /// <summary>CHECK: every key is in the map or names a non-empty queue (docs/PROTOCOL.md §2.7).</summary>
     private bool IsReady(IReadOnlyList<byte[]> keys)
     {
         for (var i = 0; i < keys.Count; i++)
@@ -324,7 +324,7 @@ internal sealed class StoreEngine
             return null;
         }
 
-        // Register under every key absent from the map (B §2.9): registration looks only at the map, so a key
+        // Register under every key absent from the map (docs/PROTOCOL.md §2.8): registration looks only at the map, so a key
         // that exists only as a non-empty queue is awaited too. Duplicates register (and count) twice.
         var waiter = new Waiter(connection);
         _waiting.Add(connection, waiter); // first, so that Forget could undo a registration loop cut short
@@ -349,7 +349,7 @@ internal sealed class StoreEngine
         return null;
     }
 
-    /// <summary>Every registration under <paramref name="key"/> counts down once; the list is dropped (B §2.9).</summary>
+    /// <summary>Every registration under <paramref name="key"/> counts down once; the list is dropped (docs/PROTOCOL.md §2.8).</summary>
     private void WakeAll(byte[] key)
     {
         if (!_waiters.Remove(key, out var list))
@@ -364,7 +364,7 @@ internal sealed class StoreEngine
     }
 
     /// <summary>
-    /// QUEUE_PUSH's wake (improvement 3): consume registrations in order until one connection's WAIT is complete.
+    /// QUEUE_PUSH's wake (docs/PROTOCOL.md §6.3): consume registrations in order until one connection's WAIT is complete.
     /// Consumed registrations are removed, so none can later count down a newer WAIT of the same connection.
     /// </summary>
     private void WakeOne(byte[] key)

@@ -4,7 +4,7 @@ using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
 namespace TcpStore.Akka.Tests.Protocol;
 
 /// <summary>
-/// The golden transcript recorded between a PyTorch 2.10 client and its libuv server (PROTOCOL.md Appendix A),
+/// The golden transcript recorded between a PyTorch 2.10 client and its libuv server (docs/PROTOCOL.md Appendix A),
 /// transcribed here byte for byte: what the client sent must decode to these queries, and the server's replies
 /// must encode to exactly these bytes.
 /// </summary>

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Tests.Store;
 
-/// <summary>COMPARE_SET's four cases (B §2.5, improvement 2) and ADD's strtoll parsing (B §2.7).</summary>
+/// <summary>COMPARE_SET's four cases (docs/PROTOCOL.md §2.4, §6.2) and ADD's strtoll parsing (docs/PROTOCOL.md §2.6).</summary>
 public sealed class CompareSetAndAddTests(ITestOutputHelper output) : StoreTestBase(output)
 {
     [Fact]

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Tests.Store;
 
-/// <summary>QUEUE_PUSH/POP/LEN (B §2.16) and QUEUE_PUSH's single wake without stale registrations (improvement 3).</summary>
+/// <summary>QUEUE_PUSH/POP/LEN (docs/PROTOCOL.md §2.16–§2.18) and QUEUE_PUSH's single wake without stale registrations (docs/PROTOCOL.md §6.3).</summary>
 public sealed class QueueTests(ITestOutputHelper output) : StoreTestBase(output)
 {
     [Fact]

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Tests.Store;
 
-/// <summary>A bad request costs only its own connection and changes nothing stored (improvement 5).</summary>
+/// <summary>A bad request costs only its own connection and changes nothing stored (docs/PROTOCOL.md §6.5).</summary>
 public sealed class RejectionTests(ITestOutputHelper output) : StoreTestBase(output)
 {
     private static readonly byte[] Boom = B("boom");

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Tests.Store;
 
-/// <summary>Every query type's reply and effect on the map (PROTOCOL.md B §2), without waiters.</summary>
+/// <summary>Every query type's reply and effect on the map (docs/PROTOCOL.md §2), without waiters.</summary>
 public sealed class StoreOperationTests(ITestOutputHelper output) : StoreTestBase(output)
 {
     [Fact]

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Tests.Store;
 
-/// <summary>WAIT counting (B §2.9), the wake matrix (B §3 with improvements 2-4), CANCEL_WAIT and cleanup.</summary>
+/// <summary>WAIT counting (docs/PROTOCOL.md §2.8), the wake matrix (docs/PROTOCOL.md §3 with §6.2–§6.4), CANCEL_WAIT and cleanup.</summary>
 public sealed class WaitTests(ITestOutputHelper output) : StoreTestBase(output)
 {
     public static TheoryData<string> Waking => ["set", "append", "add", "multi-set", "cas-create"];
@@ -262,7 +262,7 @@ public sealed class WaitTests(ITestOutputHelper output) : StoreTestBase(output)
     [Fact]
     public void Multi_set_wakes_the_waiters_of_every_pair_once_and_they_see_all_pairs()
     {
-        // Per-pair versus after-all waking (improvement 4) cannot be told apart from outside the actor: a batch
+        // Per-pair versus after-all waking (docs/PROTOCOL.md §6.4) cannot be told apart from outside the actor: a batch
         // runs atomically. What is observable: each waiter is woken exactly once and sees every pair.
         var store = NewStore();
         var (c, w1, w2, w3) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe(), CreateTestProbe());

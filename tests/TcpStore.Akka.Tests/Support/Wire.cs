@@ -4,7 +4,7 @@ using System.Text;
 namespace TcpStore.Akka.Tests.Support;
 
 /// <summary>
-/// Request and reply bytes written out by hand from PROTOCOL.md, independent of the product's codec, so socket
+/// Request and reply bytes written out by hand from docs/PROTOCOL.md, independent of the product's codec, so socket
 /// tests check the wire itself.
 /// </summary>
 public static class Wire

@@ -11,8 +11,8 @@ namespace TcpStore.Akka.Connections;
 /// stages become one more interpreter shell of this stage's actor instead of an actor of their own.
 /// </summary>
 /// <remarks>
-/// An actor per connection was most of the server's CPU in a connection storm (creating, starting and stopping it)
-/// and a quarter of an idle connection's memory (docs/PERFORMANCE.md). The listener runs a few hosts, one per
+/// An actor per connection costs its creation, start and stop in a connection storm and its cell in an idle
+/// connection's memory (docs/PERFORMANCE.md, "connection hosts"). The listener runs a few hosts, one per
 /// core by default (<c>tcpstore.tcp.connection-hosts</c>), and deals sockets to them in turn. A connection is still
 /// a stream of its own: it fails, completes and is cleaned up alone, and nothing of it reaches the host stage — the
 /// blueprint is a closed graph, so a connection's failure cannot fail the host or its other connections.

@@ -15,11 +15,9 @@ namespace TcpStore.Akka.Connections;
 /// (unbind).
 /// </summary>
 /// <remarks>
-/// With asynchronous accepts, an accept that had to wait completed through a thread-pool work item, queued behind
-/// the storm's own socket completions and connection start-ups: the accept queue (<c>net.core.somaxconn</c>)
-/// overflowed in a third to a half of the 10,000-connection storms (TcpExtListenOverflows 782–1,618 per storm;
-/// libuv's server: none) and those clients retried their SYN a second later. A blocked accept on its own thread
-/// wakes as soon as a connection is queued.
+/// Not an asynchronous accept: its completion would queue in the thread pool behind a connection storm's own work
+/// while the kernel's accept queue overflows (docs/PERFORMANCE.md, "an accept thread"). A blocked accept on its own
+/// thread wakes as soon as a connection is queued.
 /// </remarks>
 internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 {

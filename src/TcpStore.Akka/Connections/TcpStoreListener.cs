@@ -68,8 +68,7 @@ public sealed class TcpStoreListener : ReceiveActor
         // One materializer per listener, child of this actor: stopping the listener stops every connection stream.
         _materializer = Context.Materializer();
         // One blueprint for every connection, fused here once: materializing it per socket (with the socket as an
-        // AcceptedSocket attribute) skips composing and fusing a graph per connection, a quarter of the server's CPU
-        // in a connection storm.
+        // AcceptedSocket attribute) skips composing and fusing a graph per connection (docs/PERFORMANCE.md, storms).
         var exchange = QueryDecoder.Create(settings.WireLimits)
             .Via(new ConnectionStage(store, Self, _log, settings.MaxBufferedBytesPerConnection));
         var socket = Flow.FromGraph(new SocketConnection(_log, settings.ReceiveChunkBytes));

@@ -56,6 +56,7 @@ public static class TcpStoreCli
         root.Subcommands.Add(Cas(io));
         root.Subcommands.Add(Check(io));
         root.Subcommands.Add(Wait(io));
+        root.Subcommands.Add(Barrier(io));
         root.Subcommands.Add(Del(io));
         root.Subcommands.Add(Keys(io));
         root.Subcommands.Add(NumKeys(io));
@@ -211,6 +212,27 @@ public static class TcpStoreCli
             await client.WaitAsync(ks, null, ct);
             if (s.Json(p)) io.Json(w => { WriteKeys(w, ks); w.WriteBoolean("ready", true); });
             else io.Line("ready");
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command Barrier(Io io)
+    {
+        var key = new Argument<string>("key") { Description = "The barrier's key (it holds the count of arrivals)." };
+        var worldSize = new Argument<long>("world-size") { Description = "How many arrivals release the barrier." };
+        var command = new Command(
+            "barrier",
+            "Arrive at a barrier and wait until world-size arrivals were counted (PyTorch 2.12's store.barrier; " +
+            "exit 1 after --timeout; servers before PyTorch 2.12 close the connection: exit 3).") { key, worldSize };
+        var s = ClientSettings.AddTo(command);
+        command.SetAction((p, ct) => s.RunAsync(p, io, ct, async (client, ct) =>
+        {
+            var k = p.GetValue(key)!;
+            var n = p.GetValue(worldSize);
+            await client.BarrierAsync(k, n, null, ct);
+            if (s.Json(p)) io.Json(w => { w.WriteString("key", k); w.WriteNumber("worldSize", n); w.WriteBoolean("released", true); });
+            else io.Line("released");
             return Ok;
         }));
         return command;

@@ -11,18 +11,26 @@ public class TcpStoreException : Exception
 }
 
 /// <summary>
-/// Waiting for keys timed out (PyTorch: "wait timeout after 300ms, keys: /missing"). The wait was canceled on the
-/// server (CANCEL_WAIT) and the connection remains usable.
+/// Waiting for keys, or at a barrier, timed out (PyTorch: "wait timeout after 300ms, keys: /missing", "barrier timeout
+/// after 300ms, key: epoch/3"). The wait was canceled on the server (CANCEL_WAIT) and the connection remains usable.
 /// </summary>
 public sealed class TcpStoreTimeoutException : TcpStoreException
 {
-    /// <summary>Creates the exception.</summary>
+    /// <summary>Creates the exception of a WAIT.</summary>
     public TcpStoreTimeoutException(IReadOnlyList<string> keys, TimeSpan timeout)
-        : base($"wait timeout after {(long)timeout.TotalMilliseconds}ms, keys: {string.Join(", ", keys)}")
+        : this($"wait timeout after {(long)timeout.TotalMilliseconds}ms, keys: {string.Join(", ", keys)}", keys, timeout)
+    {
+    }
+
+    private TcpStoreTimeoutException(string message, IReadOnlyList<string> keys, TimeSpan timeout) : base(message)
     {
         Keys = keys;
         Timeout = timeout;
     }
+
+    /// <summary>The exception of a BARRIER: PyTorch's text names the key as the caller gave it, without the prefix.</summary>
+    internal static TcpStoreTimeoutException Barrier(string key, string wireKey, TimeSpan timeout) =>
+        new($"barrier timeout after {(long)timeout.TotalMilliseconds}ms, key: {key}", [wireKey], timeout);
 
     /// <summary>The keys waited for, as sent on the wire (with the key prefix, e.g. <c>/missing</c>).</summary>
     public IReadOnlyList<string> Keys { get; }

@@ -208,6 +208,29 @@ public sealed class TcpStoreClient : IAsyncDisposable, IDisposable
     public Task WaitAsync(string key, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         WaitAsync([key], timeout, cancellationToken);
 
+    /// <summary>
+    /// BARRIER (PyTorch 2.12's <c>store.barrier(key, world_size, timeout)</c>, docs/PROTOCOL.md §2.20): counts this
+    /// arrival in <paramref name="key"/> and returns once <paramref name="worldSize"/> arrivals have been counted there.
+    /// A key is used for one barrier: later arrivals at a released key return at once. On timeout (default
+    /// <see cref="TcpStoreClientOptions.Timeout"/>) it cancels the wait on the server and throws
+    /// <see cref="TcpStoreTimeoutException"/> ("barrier timeout after …ms, key: …"); the arrival stays counted and the
+    /// connection stays usable. Servers older than PyTorch 2.12 do not know BARRIER: they close the connection, and
+    /// the call throws <see cref="TcpStoreConnectionException"/>.
+    /// </summary>
+    public Task BarrierAsync(string key, long worldSize, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var wireKey = Wire(key);
+        var limit = TimeoutOrDefault(timeout);
+        return RunAsync(
+            async (c, ct) =>
+            {
+                await AwaitStopWaitingAsync(c, new Query.Barrier(wireKey, worldSize), limit,
+                    () => TcpStoreTimeoutException.Barrier(key, Encoding.UTF8.GetString(wireKey), limit), ct).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
     /// <summary>DELETE_KEY: true if the key existed. Waiters are not woken.</summary>
     public Task<bool> DeleteKeyAsync(string key, CancellationToken cancellationToken = default)
     {
@@ -608,22 +631,27 @@ public sealed class TcpStoreClient : IAsyncDisposable, IDisposable
     /// WAIT with PyTorch's timeout handling (docs/PROTOCOL.md §5.4): on timeout (or cancellation) send CANCEL_WAIT and read its <c>01</c>;
     /// a <c>00</c> first means the keys arrived just before the cancel, and it is still a timeout.
     /// </summary>
-    private static async Task WaitCoreAsync(StoreConnection c, byte[][] wireKeys, TimeSpan timeout, CancellationToken ct)
+    private static Task WaitCoreAsync(StoreConnection c, byte[][] wireKeys, TimeSpan timeout, CancellationToken ct) =>
+        AwaitStopWaitingAsync(c, new Query.Wait(wireKeys), timeout,
+            () => new TcpStoreTimeoutException(Array.ConvertAll(wireKeys, k => Encoding.UTF8.GetString(k)), timeout), ct);
+
+    /// <summary>Sends a WAIT or a BARRIER and reads its STOP_WAITING, canceling on the server after the timeout.</summary>
+    private static async Task AwaitStopWaitingAsync(
+        StoreConnection c, Query query, TimeSpan timeout, Func<TcpStoreTimeoutException> timedOut, CancellationToken ct)
     {
-        await c.SendAsync(new Query.Wait(wireKeys), ct).ConfigureAwait(false);
+        await c.SendAsync(query, ct).ConfigureAwait(false);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (timeout != Timeout.InfiniteTimeSpan) timer.CancelAfter(timeout);
         Reply reply;
         try
         {
-            reply = await c.ReadReplyAsync(QueryType.Wait, 0, timer.Token).ConfigureAwait(false);
+            reply = await c.ReadReplyAsync(query.Type, 0, timer.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timer.IsCancellationRequested)
         {
             await CancelWaitAsync(c).ConfigureAwait(false);
             if (ct.IsCancellationRequested) throw new CanceledWaitException(ct);
-            throw new TcpStoreTimeoutException(
-                Array.ConvertAll(wireKeys, k => Encoding.UTF8.GetString(k)), timeout);
+            throw timedOut();
         }
         catch (InvalidDataException e)
         {

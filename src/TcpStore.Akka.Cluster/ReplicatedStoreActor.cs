@@ -162,6 +162,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         Receive<ClusterEvent.MemberRemoved>(removed => ForgetNode(removed.Member.Address));
         Receive<GetStats>(_ => Sender.Tell(_engine.Stats()));
         Receive<GetWaiters>(m => Sender.Tell(_engine.ListWaiters(m)));
+        Receive<GetBarriers>(m => Sender.Tell(_engine.ListBarriers(m)));
         Receive<ListEntries>(m => Sender.Tell(_engine.ListEntriesPage(m)));
         Receive<ListQueues>(m => Sender.Tell(_engine.ListQueueNames(m)));
     }

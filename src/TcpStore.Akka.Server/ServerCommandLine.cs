@@ -15,7 +15,7 @@ public static class ServerCommandLine
     {
         var host = new Option<string?>("--host")
         {
-            Description = "Address to bind (tcpstore.host). Environment: TCPSTORE_HOST. Default: 0.0.0.0 (every interface).",
+            Description = "Address to bind (tcpstore.host). Environment: TCPSTORE_HOST. Default: :: (every interface, IPv6 and IPv4; IPv4 only on a host without IPv6).",
         };
         var port = new Option<int?>("--port")
         {

@@ -7,7 +7,7 @@ public enum ViolationReason
     InvalidValidate,
     /// <summary>A VALIDATE after the first message.</summary>
     RepeatedValidate,
-    /// <summary>A query type PyTorch 2.10 does not send (18 and above).</summary>
+    /// <summary>A query type no PyTorch client sends (19 and above).</summary>
     UnknownQueryType,
     /// <summary>A key longer than <see cref="WireLimits.MaxKeyBytes"/>.</summary>
     KeyTooLong,

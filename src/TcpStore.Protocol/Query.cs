@@ -128,6 +128,16 @@ public abstract record Query
         public override QueryType Type => QueryType.QueueLen;
     }
 
+    /// <summary>
+    /// BARRIER (18): counts an arrival in <paramref name="Key"/> (as ADD 1 would, without waking anyone); reply
+    /// STOP_WAITING (0) once the count reaches <paramref name="WorldSize"/>, possibly deferred (docs/PROTOCOL.md §2.20).
+    /// </summary>
+    public sealed record Barrier(byte[] Key, long WorldSize) : Query
+    {
+        /// <inheritdoc />
+        public override QueryType Type => QueryType.Barrier;
+    }
+
     /// <summary>LIST_KEYS (17): reply i64 count then that many strings.</summary>
     public sealed record ListKeys : Query
     {

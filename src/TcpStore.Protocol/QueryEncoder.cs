@@ -38,6 +38,7 @@ public static class QueryEncoder
             Query.QueuePush push => VectorLength(push.Key) + VectorLength(push.Value),
             Query.QueuePop pop => VectorLength(pop.Key),
             Query.QueueLen len => VectorLength(len.Key),
+            Query.Barrier barrier => VectorLength(barrier.Key) + sizeof(long),
             _ => throw new InvalidOperationException($"Unknown query {query.GetType().Name}."),
         };
         return checked((int)(1 + arguments));
@@ -108,6 +109,10 @@ public static class QueryEncoder
                 break;
             case Query.QueueLen len:
                 WriteVector(len.Key, destination[position..]);
+                break;
+            case Query.Barrier barrier:
+                position += WriteVector(barrier.Key, destination[position..]);
+                BinaryPrimitives.WriteInt64LittleEndian(destination[position..], barrier.WorldSize);
                 break;
         }
 

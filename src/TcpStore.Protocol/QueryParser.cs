@@ -228,7 +228,7 @@ public sealed class QueryParser
         if (value > (byte)WireFormat.LastQueryType)
         {
             throw new ProtocolViolationException(ViolationReason.UnknownQueryType, null,
-                $"query type {value} is not one PyTorch 2.10 sends (0..{(byte)WireFormat.LastQueryType})");
+                $"query type {value} is not one PyTorch sends (0..{(byte)WireFormat.LastQueryType})");
         }
 
         return (QueryType)value;
@@ -277,14 +277,15 @@ public sealed class QueryParser
                 };
 
             case QueryType.Add:
+            case QueryType.Barrier:
             {
                 if (!TryReadKey(type, data, ref position, ref _key))
                     return null;
                 if (data.Length - position < sizeof(long))
                     return null;
-                var delta = BinaryPrimitives.ReadInt64LittleEndian(data[position..]);
+                var number = BinaryPrimitives.ReadInt64LittleEndian(data[position..]);
                 position += sizeof(long);
-                return new Query.Add(_key!, delta);
+                return type == QueryType.Add ? new Query.Add(_key!, number) : new Query.Barrier(_key!, number);
             }
 
             case QueryType.Check:

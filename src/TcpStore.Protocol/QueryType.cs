@@ -1,7 +1,8 @@
 namespace TcpStore.Protocol;
 
 /// <summary>
-/// The first byte of every request, as PyTorch 2.10 numbers them (docs/PROTOCOL.md §2.1).
+/// The first byte of every request, as PyTorch numbers them (docs/PROTOCOL.md §2.1): 0-17 in 2.10, BARRIER (18) since
+/// 2.12.
 /// </summary>
 public enum QueryType : byte
 {
@@ -41,6 +42,8 @@ public enum QueryType : byte
     QueueLen = 16,
     /// <summary>Lists every key.</summary>
     ListKeys = 17,
+    /// <summary>Counts an arrival at a barrier and waits until the count reaches the world size (PyTorch 2.12+).</summary>
+    Barrier = 18,
 }
 
 /// <summary>Wire constants shared by the decoder, the encoder and the tests.</summary>
@@ -52,8 +55,8 @@ public static class WireFormat
     /// <summary>Length of the VALIDATE message: type byte plus u32 magic.</summary>
     public const int ValidateLength = 5;
 
-    /// <summary>The highest query type PyTorch 2.10 sends (LIST_KEYS).</summary>
-    public const QueryType LastQueryType = QueryType.ListKeys;
+    /// <summary>The highest query type a PyTorch client sends (BARRIER, since 2.12).</summary>
+    public const QueryType LastQueryType = QueryType.Barrier;
 
     /// <summary>The exact first five bytes of every valid connection.</summary>
     public static ReadOnlySpan<byte> ValidateMessage => [0x00, 0xce, 0xf7, 0x85, 0x3c];

@@ -71,6 +71,7 @@ public static class ReplyReader
                 break;
 
             case QueryType.Wait:
+            case QueryType.Barrier:
             case QueryType.CancelWait:
                 if (data.IsEmpty)
                     return false;

@@ -28,6 +28,8 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>s</term><description><see cref="StoreStats"/>: i32 keys, i32 queues, i64 queue items, i64 stored bytes, i32 waiting connections, i32 registrations</description></item>
 /// <item><term>G</term><description><see cref="GetWaiters"/>: i32 max keys, i32 max connections per key</description></item>
 /// <item><term>g</term><description><see cref="Waiters"/>: i32 total keys, then per key: key, i32 registrations, connection refs</description></item>
+/// <item><term>B</term><description><see cref="GetBarriers"/>: i32 max barriers, i32 max connections per barrier</description></item>
+/// <item><term>b</term><description><see cref="Barriers"/>: i32 total, then per barrier: key, arrived (a flag, then i64), i64 expected, i32 waiting, connection refs</description></item>
 /// <item><term>E</term><description><see cref="ListEntries"/>: i32 offset, i32 limit, i32 preview bytes</description></item>
 /// <item><term>e</term><description><see cref="Entries"/>: i32 total, i32 offset, then per entry: key, i32 value bytes, nullable value</description></item>
 /// <item><term>Q</term><description><see cref="ListQueues"/>: i32 limit</description></item>
@@ -57,6 +59,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
     private const string StoreStatsManifest = "s";
     private const string GetWaitersManifest = "G";
     private const string WaitersManifest = "g";
+    private const string GetBarriersManifest = "B";
+    private const string BarriersManifest = "b";
     private const string ListEntriesManifest = "E";
     private const string EntriesManifest = "e";
     private const string ListQueuesManifest = "Q";
@@ -69,7 +73,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
     public static IReadOnlyList<Type> MessageTypes { get; } =
     [
         typeof(Execute), typeof(Executed), typeof(WaitCompleted), typeof(ConnectionClosed),
-        typeof(GetStats), typeof(StoreStats), typeof(GetWaiters), typeof(Waiters),
+        typeof(GetStats), typeof(StoreStats), typeof(GetWaiters), typeof(Waiters), typeof(GetBarriers), typeof(Barriers),
         typeof(ListEntries), typeof(Entries), typeof(ListQueues), typeof(QueueList),
     ];
 
@@ -87,6 +91,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         StoreStats => StoreStatsManifest,
         GetWaiters => GetWaitersManifest,
         Waiters => WaitersManifest,
+        GetBarriers => GetBarriersManifest,
+        Barriers => BarriersManifest,
         ListEntries => ListEntriesManifest,
         Entries => EntriesManifest,
         ListQueues => ListQueuesManifest,
@@ -144,6 +150,25 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                         writer.String(AkkaSerialization.SerializedActorPath(connection));
                 }
                 break;
+            case GetBarriers m:
+                writer.Int32(m.MaxBarriers);
+                writer.Int32(m.MaxConnectionsPerBarrier);
+                break;
+            case Barriers m:
+                writer.Int32(m.Total);
+                writer.Length(m.Items.Count);
+                foreach (var barrier in m.Items)
+                {
+                    writer.Bytes(barrier.Key);
+                    writer.Bool(barrier.Arrived is not null);
+                    if (barrier.Arrived is { } arrived) writer.Int64(arrived);
+                    writer.Int64(barrier.Expected);
+                    writer.Int32(barrier.Waiting);
+                    writer.Length(barrier.Connections.Count);
+                    foreach (var connection in barrier.Connections)
+                        writer.String(AkkaSerialization.SerializedActorPath(connection));
+                }
+                break;
             case ListEntries m:
                 writer.Int32(m.Offset);
                 writer.Int32(m.Limit);
@@ -194,6 +219,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                 reader.Int32(), reader.Int32(), reader.Int64(), reader.Int64(), reader.Int32(), reader.Int32()),
             GetWaitersManifest => new GetWaiters(reader.Int32(), reader.Int32()),
             WaitersManifest => ReadWaiters(ref reader),
+            GetBarriersManifest => new GetBarriers(reader.Int32(), reader.Int32()),
+            BarriersManifest => ReadBarriers(ref reader),
             ListEntriesManifest => new ListEntries(reader.Int32(), reader.Int32(), reader.Int32()),
             EntriesManifest => ReadEntries(ref reader),
             ListQueuesManifest => new ListQueues(reader.Int32()),
@@ -312,6 +339,24 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             keys[i] = new AwaitedKey(key, registrations, connections);
         }
         return new Waiters(totalKeys, keys);
+    }
+
+    private Barriers ReadBarriers(ref PayloadReader reader)
+    {
+        var total = reader.Int32();
+        var items = new BarrierInProgress[reader.Count()];
+        for (var i = 0; i < items.Length; i++)
+        {
+            var key = reader.Bytes();
+            long? arrived = reader.Bool() ? reader.Int64() : null;
+            var expected = reader.Int64();
+            var waiting = reader.Int32();
+            var connections = new IActorRef[reader.Count()];
+            for (var j = 0; j < connections.Length; j++)
+                connections[j] = ReadRef(ref reader);
+            items[i] = new BarrierInProgress(key, arrived, expected, waiting, connections);
+        }
+        return new Barriers(total, items);
     }
 
     private static Entries ReadEntries(ref PayloadReader reader)

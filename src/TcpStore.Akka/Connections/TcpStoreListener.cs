@@ -80,7 +80,7 @@ public sealed class TcpStoreListener : ReceiveActor
         Source<Socket, NotUsed> accepted;
         try
         {
-            (_listenSocket, accepted) = SocketAcceptor.Bind(Endpoint(_settings.Host, _settings.Port), _settings.Backlog);
+            (_listenSocket, accepted) = Bind(Endpoint(_settings.Host, _settings.Port));
             TcpSocketOptions.Apply(_listenSocket, _settings);
         }
         catch (Exception e) when (e is SocketException or ArgumentException)
@@ -127,6 +127,29 @@ public sealed class TcpStoreListener : ReceiveActor
 
     private static IPEndPoint Endpoint(string host, int port) =>
         new(IPAddress.TryParse(host, out var address) ? address : Dns.GetHostAddresses(host)[0], port);
+
+    /// <summary>
+    /// Binds <paramref name="endpoint"/>. The IPv6 wildcard (the default) takes IPv4 clients too (dual stack); on a
+    /// host without IPv6 it falls back to the IPv4 wildcard, as PyTorch's libuv server does, so the default serves
+    /// every client the host can reach. Any other failure, a port in use above all, is reported as it is.
+    /// </summary>
+    private (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(IPEndPoint endpoint)
+    {
+        if (!endpoint.Address.Equals(IPAddress.IPv6Any))
+            return SocketAcceptor.Bind(endpoint, _settings.Backlog);
+        try
+        {
+            if (Socket.OSSupportsIPv6) return SocketAcceptor.Bind(endpoint, _settings.Backlog);
+            _log.Info("IPv6 is not available on this host; listening on IPv4 only (0.0.0.0)");
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressFamilyNotSupported
+                                            or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported)
+        {
+            _log.Info("IPv6 is not available on this host ({0}); listening on IPv4 only (0.0.0.0)", e.SocketErrorCode);
+        }
+
+        return SocketAcceptor.Bind(new IPEndPoint(IPAddress.Any, endpoint.Port), _settings.Backlog);
+    }
 
     private void Bound()
     {

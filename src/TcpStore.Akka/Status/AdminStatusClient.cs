@@ -45,6 +45,18 @@ public sealed class AdminStatusClient(HttpClient http)
             }
         }
 
+        if (report.Barriers.Items.Count > 0)
+        {
+            text.Append("\nBARRIER\tARRIVED/EXPECTED\tWAITING\tPEERS\n");
+            foreach (var barrier in report.Barriers.Items)
+            {
+                text.Append(CultureInfo.InvariantCulture,
+                    $"{barrier.Key}\t{barrier.Arrived?.ToString(CultureInfo.InvariantCulture) ?? "?"}/{barrier.Expected}\t{barrier.Waiting}\t{string.Join(' ', barrier.Peers)}");
+                if (barrier.PeersTruncated) text.Append(" …");
+                text.Append('\n');
+            }
+        }
+
         text.Append(CultureInfo.InvariantCulture,
             $"\nKEY ({report.Keys.Offset + 1}-{report.Keys.Offset + report.Keys.Items.Count} of {report.Keys.Total})\tBYTES\tVALUE\n");
         foreach (var key in report.Keys.Items)

@@ -30,12 +30,16 @@ public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStor
             new StoreProtocol.GetWaiters(admin.MaxAwaitedKeys, admin.MaxPeersPerKey), AskTimeout, cancellationToken);
         var entries = store.Ask<StoreProtocol.Entries>(
             new StoreProtocol.ListEntries(Math.Max(0, offset), pageLimit, admin.ValuePreviewBytes), AskTimeout, cancellationToken);
+        var barriers = store.Ask<StoreProtocol.Barriers>(
+            new StoreProtocol.GetBarriers(admin.MaxAwaitedKeys, admin.MaxPeersPerKey), AskTimeout, cancellationToken);
         var queues = store.Ask<StoreProtocol.QueueList>(new StoreProtocol.ListQueues(admin.MaxAwaitedKeys), AskTimeout, cancellationToken);
         var binding = listener.Ask<TcpStoreListener.Binding>(TcpStoreListener.GetBinding.Instance, AskTimeout, cancellationToken);
         var open = listener.Ask<int>(TcpStoreListener.GetConnectionCount.Instance, AskTimeout, cancellationToken);
 
         var awaited = await waiters;
-        var connections = awaited.Keys.SelectMany(k => k.Connections).Distinct().ToList();
+        var inProgress = await barriers;
+        var connections = awaited.Keys.SelectMany(k => k.Connections)
+            .Concat(inProgress.Items.SelectMany(b => b.Connections)).Distinct().ToList();
         var peers = connections.Count == 0
             ? new Dictionary<IActorRef, EndPoint>()
             : (await listener.Ask<TcpStoreListener.Peers>(new TcpStoreListener.GetPeers(connections), AskTimeout, cancellationToken)).Addresses;
@@ -68,8 +72,21 @@ public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStor
                 {
                     Key = Display(k.Key),
                     Waiting = k.Registrations,
-                    Peers = k.Connections.Select(c => peers.TryGetValue(c, out var peer) ? peer.ToString() ?? "?" : "(closed)").ToList(),
+                    Peers = k.Connections.Select(c => PeerOf(c, peers)).ToList(),
                     PeersTruncated = k.Connections.Count < k.Registrations,
+                }).ToList(),
+            },
+            Barriers = new BarrierList
+            {
+                Total = inProgress.Total,
+                Items = inProgress.Items.Select(b => new BarrierStatus
+                {
+                    Key = Display(b.Key),
+                    Arrived = b.Arrived,
+                    Expected = b.Expected,
+                    Waiting = b.Waiting,
+                    Peers = b.Connections.Select(c => PeerOf(c, peers)).ToList(),
+                    PeersTruncated = b.Connections.Count < b.Waiting,
                 }).ToList(),
             },
             Keys = new KeyPage
@@ -91,6 +108,9 @@ public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStor
             },
         };
     }
+
+    private static string PeerOf(IActorRef connection, IReadOnlyDictionary<IActorRef, EndPoint> peers) =>
+        peers.TryGetValue(connection, out var peer) ? peer.ToString() ?? "?" : "(closed)";
 
     /// <summary>Bytes as text: printable UTF-8 as is, anything else escaped as <c>\xNN</c> (and a backslash as <c>\\</c>).</summary>
     public static string Display(byte[] bytes)

@@ -31,6 +31,8 @@ public sealed record StatusReport
 
     public AwaitedKeys Awaited { get; init; } = new();
 
+    public BarrierList Barriers { get; init; } = new();
+
     public KeyPage Keys { get; init; } = new();
 
     public QueuePage Queues { get; init; } = new();
@@ -69,6 +71,37 @@ public sealed record AwaitedKeyStatus
     public int Waiting { get; init; }
 
     /// <summary>The waiting connections' remote addresses (<c>host:port</c>), in the order they started waiting.</summary>
+    public IReadOnlyList<string> Peers { get; init; } = [];
+
+    /// <summary>True when more connections wait than <see cref="Peers"/> lists.</summary>
+    [JsonPropertyName("peersTruncated")]
+    public bool PeersTruncated { get; init; }
+}
+
+/// <summary>The barriers (BARRIER, query 18) with arrivals waiting, most waiting first.</summary>
+public sealed record BarrierList
+{
+    /// <summary>Every barrier with waiters, even those not listed.</summary>
+    public int Total { get; init; }
+
+    public IReadOnlyList<BarrierStatus> Items { get; init; } = [];
+}
+
+/// <summary>One barrier in progress: its count against the world size, and who waits.</summary>
+public sealed record BarrierStatus
+{
+    public string Key { get; init; } = "";
+
+    /// <summary>The arrivals counted in the key so far; null when its value is not a count any more.</summary>
+    public long? Arrived { get; init; }
+
+    /// <summary>The world size the waiting arrivals asked for (the largest, if they differ).</summary>
+    public long Expected { get; init; }
+
+    /// <summary>Arrivals waiting for the release.</summary>
+    public int Waiting { get; init; }
+
+    /// <summary>The waiting connections' remote addresses, in arrival order.</summary>
     public IReadOnlyList<string> Peers { get; init; } = [];
 
     /// <summary>True when more connections wait than <see cref="Peers"/> lists.</summary>

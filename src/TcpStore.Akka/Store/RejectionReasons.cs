@@ -9,7 +9,13 @@ public static class RejectionReasons
     /// <summary>ADD on a stored value outside the int64 range.</summary>
     public const string AddOutOfRange = "add-out-of-range";
 
-    /// <summary>A WAIT while the same connection's previous WAIT is still outstanding.</summary>
+    /// <summary>BARRIER on a stored count in which <c>strtoll</c> finds no digits.</summary>
+    public const string BarrierNotANumber = "barrier-not-a-number";
+
+    /// <summary>BARRIER on a stored count outside the int64 range.</summary>
+    public const string BarrierOutOfRange = "barrier-out-of-range";
+
+    /// <summary>A WAIT (or BARRIER) while the same connection's previous one is still outstanding.</summary>
     public const string WaitAlreadyPending = "wait-already-pending";
 
     /// <summary>QUEUE_PUSH onto a queue already at <see cref="StoreLimits.MaxQueueLength"/>.</summary>

@@ -38,6 +38,7 @@ public sealed class StoreActor : ReceiveActor
         });
         Receive<GetStats>(_ => Sender.Tell(_engine.Stats()));
         Receive<GetWaiters>(m => Sender.Tell(_engine.ListWaiters(m)));
+        Receive<GetBarriers>(m => Sender.Tell(_engine.ListBarriers(m)));
         Receive<ListEntries>(m => Sender.Tell(_engine.ListEntriesPage(m)));
         Receive<ListQueues>(m => Sender.Tell(_engine.ListQueueNames(m)));
     }

@@ -27,10 +27,13 @@ internal interface IStoreChangeObserver
 /// </summary>
 internal sealed class StoreEngine
 {
-    /// <summary>One outstanding WAIT of one connection.</summary>
-    private sealed class Waiter(IActorRef connection)
+    /// <summary>One outstanding WAIT (or BARRIER) of one connection.</summary>
+    private sealed class Waiter(IActorRef connection, long barrierWorldSize = 0)
     {
         public readonly IActorRef Connection = connection;
+
+        /// <summary>The world size of the BARRIER this waiter arrived at; 0 for a WAIT.</summary>
+        public readonly long BarrierWorldSize = barrierWorldSize;
 
         /// <summary>Live registrations left; always equal to the live nodes in <see cref="Registrations"/>.</summary>
         public int Remaining;
@@ -163,6 +166,9 @@ internal sealed class StoreEngine
 
             case Query.Wait q:
                 return Wait(connection, q, replies);
+
+            case Query.Barrier q:
+                return Barrier(connection, q, replies);
 
             case Query.GetNumKeys:
                 replies.Add(new Reply.Integer(_kv.Count));
@@ -299,6 +305,47 @@ internal sealed class StoreEngine
         return null;
     }
 
+    /// <summary>
+    /// BARRIER (docs/PROTOCOL.md §2.20), as PyTorch's servers run it: the arrival is counted in the key itself, parsed
+    /// and written as ADD does, but without waking anyone; the arrival that brings the count to its world size is
+    /// answered at once and wakes every waiter of the key, the barrier's and plain WAITs alike. An earlier arrival
+    /// waits, registered under the key like a WAIT, so CANCEL_WAIT, a close, and any write that wakes the key (SET,
+    /// ADD, APPEND, MULTI_SET, a COMPARE_SET that stores) release it as they would a WAIT.
+    /// </summary>
+    private Rejection? Barrier(IActorRef connection, Query.Barrier q, List<Reply> replies)
+    {
+        if (_waiting.ContainsKey(connection))
+            return new Rejection(QueryType.Barrier, RejectionReasons.WaitAlreadyPending, "a WAIT or BARRIER of this connection is already outstanding");
+
+        long count = 1;
+        if (_kv.TryGetValue(q.Key, out var current))
+        {
+            if (!DecimalValue.TryParse(current, out var stored, out var reason))
+            {
+                return reason == DecimalValue.OutOfRange
+                    ? new Rejection(QueryType.Barrier, RejectionReasons.BarrierOutOfRange, "the stored count is outside the int64 range")
+                    : new Rejection(QueryType.Barrier, RejectionReasons.BarrierNotANumber, "the stored count is not a decimal integer");
+            }
+            count = unchecked(stored + 1); // like PyTorch: signed overflow is not checked
+        }
+
+        Put(q.Key, DecimalValue.Format(count));
+        if (count >= q.WorldSize)
+        {
+            replies.Add(Reply.StopWaiting.Instance);
+            WakeAll(q.Key);
+            return null;
+        }
+
+        var waiter = new Waiter(connection, q.WorldSize);
+        _waiting.Add(connection, waiter);
+        Register(waiter, q.Key);
+        waiter.BatchReplies = replies;
+        waiter.PendingIndex = replies.Count;
+        replies.Add(Reply.WaitPending.Instance);
+        return null;
+    }
+
     /// <summary>CHECK: every key is in the map or names a non-empty queue (docs/PROTOCOL.md §2.7).</summary>
     private bool IsReady(IReadOnlyList<byte[]> keys)
     {
@@ -331,22 +378,26 @@ internal sealed class StoreEngine
         for (var i = 0; i < q.Keys.Count; i++)
         {
             var key = q.Keys[i];
-            if (_kv.ContainsKey(key))
-                continue;
-            if (!_waiters.TryGetValue(key, out var list))
-            {
-                list = new LinkedList<Waiter>();
-                _waiters.Add(key, list);
-            }
-            waiter.Registrations.Add((key, list.AddLast(waiter)));
-            waiter.Remaining++;
-            _registrations++;
+            if (!_kv.ContainsKey(key))
+                Register(waiter, key);
         }
 
         waiter.BatchReplies = replies;
         waiter.PendingIndex = replies.Count;
         replies.Add(Reply.WaitPending.Instance);
         return null;
+    }
+
+    private void Register(Waiter waiter, byte[] key)
+    {
+        if (!_waiters.TryGetValue(key, out var list))
+        {
+            list = new LinkedList<Waiter>();
+            _waiters.Add(key, list);
+        }
+        waiter.Registrations.Add((key, list.AddLast(waiter)));
+        waiter.Remaining++;
+        _registrations++;
     }
 
     /// <summary>Every registration under <paramref name="key"/> counts down once; the list is dropped (docs/PROTOCOL.md §2.8).</summary>
@@ -504,27 +555,60 @@ internal sealed class StoreEngine
 
     // The status queries below allocate and sort; they serve an operator's page, not the wire protocol.
 
+    /// <summary>The keys plain WAITs wait for (a barrier's arrivals are listed by <see cref="ListBarriers"/>).</summary>
     public Waiters ListWaiters(GetWaiters request)
     {
-        var keys = new List<KeyValuePair<byte[], LinkedList<Waiter>>>(_waiters);
+        var keys = new List<(byte[] Key, List<Waiter> Waiters)>(_waiters.Count);
+        foreach (var (key, list) in _waiters)
+        {
+            var waits = list.Where(static w => w.BarrierWorldSize == 0).ToList();
+            if (waits.Count > 0) keys.Add((key, waits));
+        }
         keys.Sort(static (a, b) =>
         {
-            var byCount = b.Value.Count.CompareTo(a.Value.Count);
+            var byCount = b.Waiters.Count.CompareTo(a.Waiters.Count);
             return byCount != 0 ? byCount : a.Key.AsSpan().SequenceCompareTo(b.Key);
         });
         var result = new List<AwaitedKey>(Math.Min(keys.Count, Math.Max(0, request.MaxKeys)));
-        foreach (var (key, list) in keys)
+        foreach (var (key, waiters) in keys)
         {
             if (result.Count >= request.MaxKeys) break;
-            var connections = new List<IActorRef>(Math.Min(list.Count, Math.Max(0, request.MaxConnectionsPerKey)));
-            foreach (var waiter in list)
-            {
-                if (connections.Count >= request.MaxConnectionsPerKey) break;
-                connections.Add(waiter.Connection);
-            }
-            result.Add(new AwaitedKey(key, list.Count, connections));
+            var connections = waiters.Take(Math.Max(0, request.MaxConnectionsPerKey)).Select(static w => w.Connection).ToList();
+            result.Add(new AwaitedKey(key, waiters.Count, connections));
         }
         return new Waiters(keys.Count, result);
+    }
+
+    /// <summary>
+    /// Barriers with arrivals waiting, the most waiting first: each key's count as stored now (null when it no longer
+    /// parses, e.g. deleted), the largest world size its waiters arrived with, and its waiting connections.
+    /// </summary>
+    public Barriers ListBarriers(GetBarriers request)
+    {
+        var byKey = new Dictionary<byte[], List<Waiter>>(ByteArrayComparer.Instance);
+        foreach (var waiter in _waiting.Values)
+        {
+            if (waiter.BarrierWorldSize == 0 || waiter.Registrations.Count == 0) continue;
+            var key = waiter.Registrations[0].Key;
+            if (!byKey.TryGetValue(key, out var waiters)) byKey[key] = waiters = [];
+            waiters.Add(waiter);
+        }
+
+        var barriers = new List<BarrierInProgress>(byKey.Count);
+        foreach (var (key, waiters) in byKey)
+        {
+            long? arrived = _kv.TryGetValue(key, out var value) && DecimalValue.TryParse(value, out var count, out _) ? count : null;
+            var connections = waiters.Take(Math.Max(0, request.MaxConnectionsPerBarrier)).Select(w => w.Connection).ToList();
+            barriers.Add(new BarrierInProgress(key, arrived, waiters.Max(w => w.BarrierWorldSize), waiters.Count, connections));
+        }
+        barriers.Sort(static (a, b) =>
+        {
+            var byCount = b.Waiting.CompareTo(a.Waiting);
+            return byCount != 0 ? byCount : a.Key.AsSpan().SequenceCompareTo(b.Key);
+        });
+        var total = barriers.Count;
+        if (total > request.MaxBarriers) barriers.RemoveRange(Math.Max(0, request.MaxBarriers), total - Math.Max(0, request.MaxBarriers));
+        return new Barriers(total, barriers);
     }
 
     public Entries ListEntriesPage(ListEntries request)

@@ -84,6 +84,24 @@ public static class StoreProtocol
     public sealed record Waiters(int TotalKeys, IReadOnlyList<AwaitedKey> Keys);
 
     /// <summary>
+    /// Ask which barriers have arrivals waiting (the status view): answered with <see cref="Barriers"/>, the most
+    /// waiting first, at most <paramref name="MaxBarriers"/> of them and <paramref name="MaxConnectionsPerBarrier"/>
+    /// connections each (the counts are always exact).
+    /// </summary>
+    public sealed record GetBarriers(int MaxBarriers = 1000, int MaxConnectionsPerBarrier = 1000);
+
+    /// <summary>One barrier with arrivals waiting.</summary>
+    /// <param name="Key">The barrier's key, which holds its count.</param>
+    /// <param name="Arrived">The count stored in the key now; null when it is not a number any more (deleted, overwritten).</param>
+    /// <param name="Expected">The largest world size the waiting arrivals asked for.</param>
+    /// <param name="Waiting">Arrivals waiting for the barrier to release.</param>
+    /// <param name="Connections">The waiting connections, in arrival order, cut at the asked maximum.</param>
+    public sealed record BarrierInProgress(byte[] Key, long? Arrived, long Expected, int Waiting, IReadOnlyList<IActorRef> Connections);
+
+    /// <summary>The answer to <see cref="GetBarriers"/>; <paramref name="Total"/> counts every barrier with waiters.</summary>
+    public sealed record Barriers(int Total, IReadOnlyList<BarrierInProgress> Items);
+
+    /// <summary>
     /// Ask for one page of the key/value map, in ordinal byte order of the keys: answered with <see cref="Entries"/>.
     /// Values up to <paramref name="PreviewBytes"/> long are included (0 includes none).
     /// </summary>

@@ -7,7 +7,9 @@
 # For every scenario it starts a FRESH server of each kind (ours: src/TcpStore.Akka.Server, Release; PyTorch's:
 # native/torch_serve.cpp, built here with g++ against libtorch from the NuGet cache), runs the same storeload
 # command against both back to back (which one goes first alternates per scenario), and prints a Markdown table of
-# ratios (ours / libuv) with the issue's targets. Raw storeload output and server logs go to --out
+# ratios (ours / libuv) with the issue's targets. One kind of scenario compares two ways of doing the same thing:
+# barrier-N is N ranks meeting at our server through BARRIER (query 18, native/barrier_storm.c) against the same
+# barrier done as ADD + WAIT (storeload storm) at PyTorch 2.10's server, which has no BARRIER. Raw storeload output and server logs go to --out
 # (default: a new folder under bin/compare/).
 #
 #   --quick        2 s per ops run, fewer scenarios (no 1024-conn ops, storm/waiters up to 5000, 5000 idle conns)
@@ -85,6 +87,8 @@ END {
       row(s, "p99 µs", fld(a, "p99_us"), fld(b, "p99_us"), (s ~ /pipeline/) ? -1 : 0, "", "")
     } else if (s ~ /^storm-/) {
       row(s, "total s", fld(a, "total_s"), fld(b, "total_s"), 0, errnote, cpucol)
+    } else if (s ~ /^barrier-/) {
+      row(s, "total s (ours BARRIER, libuv ADD+WAIT)", fld(a, "total_s"), fld(b, "total_s"), 0, errnote, cpucol)
     } else if (s ~ /^waiters-/) {
       row(s, "SET wake p99 µs", fld(a, "set_p99_us"), fld(b, "set_p99_us"), 0, errnote, cpucol)
       row(s, "MULTI_SET wake p99 µs", fld(a, "multiset_p99_us"), fld(b, "multiset_p99_us"), 0, "", "")
@@ -133,6 +137,7 @@ mkdir -p "$bin"
 torch_serve="$bin/torch_serve"
 server_dll="$repo/src/TcpStore.Akka.Server/bin/Release/net10.0/tcpstore-server.dll"
 bench_dll="$here/bin/Release/net10.0/TcpStore.Akka.Benchmarks.dll"
+barrier_storm="$bin/barrier_storm"
 libtorch="${TCPSTORE_LIBTORCH_DIR:-${NUGET_PACKAGES:-$HOME/.nuget/packages}/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native}"
 
 if [[ $build -eq 1 ]]; then
@@ -148,9 +153,11 @@ if [[ $build -eq 1 ]]; then
     "$here/native/torch_serve.cpp" "$repo/tests/TcpStore.Akka.Interop.Tests/native/tcpstore_shim.cpp" \
     -L"$libtorch" -Wl,--no-as-needed -ltorch_cpu -lc10 -Wl,--as-needed -Wl,-rpath,"$libtorch" \
     -o "$torch_serve.tmp" && mv "$torch_serve.tmp" "$torch_serve" || die "torch_serve build failed"
+  log "building native/barrier_storm (the BARRIER generator) with ${CC:-gcc}"
+  "${CC:-gcc}" -O2 -Wall -Wextra "$here/native/barrier_storm.c" -o "$barrier_storm" || die "barrier_storm build failed"
 fi
 [[ -f "$libtorch/libtorch_cpu.so" ]] || die "libtorch not found in $libtorch"
-for f in "$torch_serve" "$server_dll" "$bench_dll"; do [[ -e "$f" ]] || die "missing $f (run without --no-build)"; done
+for f in "$torch_serve" "$server_dll" "$bench_dll" "$barrier_storm"; do [[ -e "$f" ]] || die "missing $f (run without --no-build)"; done
 
 [[ -z "$out" ]] && out="$bin/run-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
@@ -222,13 +229,13 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$results"; }
 # field NAME LINE: value of NAME=... in a RESULT line
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
-# run_one SCENARIO KIND storeload-args...
+# run_one SCENARIO KIND storeload-args... (the generator is storeload unless $generator names another)
 run_one() {
   local name="$1" kind="$2"; shift 2
   local prefix="$out/$name.$kind"
   start_server "$kind" "$prefix" || { record "$name" "$kind" failed "server did not start"; return; }
   local cpu0; cpu0="$(server_cpu)"
-  timeout 900 "$storeload" "$@" --host 127.0.0.1 --port "$port" >"$prefix.storeload" 2>&1
+  timeout 900 "${generator:-$storeload}" "$@" --host 127.0.0.1 --port "$port" >"$prefix.storeload" 2>&1
   local rc=$? cpu1; cpu1="$(server_cpu)"
   local line; line="$(grep '^RESULT' "$prefix.storeload" | tail -1)"
   # A server that is going away may still be exiting when storeload gives up on it: look again shortly after.
@@ -301,6 +308,17 @@ pair() {
   fi
 }
 
+# pair_barrier SCENARIO N: N ranks meet through BARRIER at our server, and through ADD + WAIT (storeload storm) at
+# libuv's, which does not know BARRIER.
+pair_barrier() {
+  local name="$1" n="$2"
+  [[ -n "$only" && ! "$name" =~ $only ]] && return
+  scenario_index=$((scenario_index + 1))
+  echo "$name" >>"$out/scenarios"
+  run_one "$name" libuv storm --conns "$n"
+  generator="$barrier_storm" run_one "$name" ours --conns "$n"
+}
+
 # ---------------------------------------------------------------------------------------------- scenarios
 : >"$out/scenarios"
 log "storeload: $storeload; RLIMIT_NOFILE $nofile; raw output in $out"
@@ -320,6 +338,7 @@ for op in ping get set add mixed; do
 done
 pair "ops-get-c64-pipeline16" ops --op get --conns 64 --pipeline 16 --seconds "$secs"
 for n in $big_list; do pair "storm-$n" storm --conns "$n"; done
+for n in $big_list; do pair_barrier "barrier-$n" "$n"; done
 for n in $big_list; do
   [[ $n -lt 5000 && $quick -eq 0 ]] && continue   # the issue's waiters target is 10,000
   pair "waiters-$n" waiters --conns "$n" --multiset

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -12,6 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
@@ -23,7 +24,8 @@ namespace TcpStore.Akka.Admin;
 
 /// <summary>
 /// The admin HTTP endpoint of one TcpStore: a small Kestrel server on <c>tcpstore.admin.host</c>:<c>port</c>
-/// (loopback by default) with <c>/healthz</c>, <c>/metrics</c> (Prometheus text), <c>/status</c> (JSON, see
+/// (loopback by default) with <c>/healthz</c>, <c>/metrics</c> (Prometheus text, written by OpenTelemetry's
+/// Prometheus exporter from the <see cref="TcpStoreMetrics.MeterName"/> meter), <c>/status</c> (JSON, see
 /// <see cref="StatusReport"/>) and <c>/</c> (an HTML page that renders <c>/status</c> and refreshes itself).
 /// Started by <see cref="AdminHostingExtensions.AddTcpStoreAdmin"/> in a generic host, or directly with
 /// <see cref="StartAsync"/>.
@@ -40,12 +42,12 @@ public sealed class AdminEndpoint : IAsyncDisposable
     });
 
     private readonly WebApplication _app;
-    private readonly MetricsCollector _metrics;
+    private readonly MeterProvider _meterProvider;
 
-    private AdminEndpoint(WebApplication app, MetricsCollector metrics, Uri baseAddress)
+    private AdminEndpoint(WebApplication app, MeterProvider meterProvider, Uri baseAddress)
     {
         _app = app;
-        _metrics = metrics;
+        _meterProvider = meterProvider;
         BaseAddress = baseAddress;
     }
 
@@ -90,21 +92,23 @@ public sealed class AdminEndpoint : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, PassiveLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(ParseAddress(admin.Host), admin.Port));
 
-        var metrics = new MetricsCollector();
         var app = builder.Build();
+        // A provider of the endpoint's own, not one in the host's services: it exports the component's meter and no
+        // other (a host's ASP.NET Core or runtime meters stay out, whatever the host configures), and several
+        // endpoints in one process (tests) each have theirs. Its counters count from the endpoint's start.
+        var meterProvider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(TcpStoreMetrics.MeterName)
+            .AddPrometheusExporter(prometheus =>
+            {
+                // Every scrape collects afresh (the default caches a response for 300 ms), so /metrics read right
+                // after an event shows it. Concurrent scrapes still share one collection.
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+            })
+            .Build();
         app.MapGet("/", () => Results.Bytes(StatusPage.Value, "text/html; charset=utf-8"));
         app.MapGet("/status", async (HttpContext http, int? offset, int? limit) =>
-        {
-            var report = await collector.CollectAsync(offset ?? 0, limit, http.RequestAborted);
-            report = report with { Errors = metrics.SumsBy("tcpstore.errors", "reason") };
-            return Results.Json(report, AdminStatusClient.JsonOptions);
-        });
-        app.MapGet("/metrics", () =>
-        {
-            var text = new StringWriter();
-            metrics.WritePrometheus(text);
-            return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8", Encoding.UTF8);
-        });
+            Results.Json(await collector.CollectAsync(offset ?? 0, limit, http.RequestAborted), AdminStatusClient.JsonOptions));
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider, configureBranchedPipeline: null, optionsName: null);
         app.MapGet("/healthz", async (HttpContext http) =>
         {
             var report = await health(http.RequestAborted);
@@ -125,7 +129,7 @@ public sealed class AdminEndpoint : IAsyncDisposable
         }
         catch
         {
-            metrics.Dispose();
+            meterProvider.Dispose();
             await app.DisposeAsync();
             throw;
         }
@@ -133,7 +137,7 @@ public sealed class AdminEndpoint : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
             .Addresses.First();
         var baseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
-        return new AdminEndpoint(app, metrics, baseAddress);
+        return new AdminEndpoint(app, meterProvider, baseAddress);
     }
 
     /// <summary>Runs the component's own two checks, as <c>/healthz</c> does when the host has no health check service.</summary>
@@ -159,7 +163,7 @@ public sealed class AdminEndpoint : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _metrics.Dispose();
+        _meterProvider.Dispose();
     }
 
     private static IPAddress ParseAddress(string host) =>

@@ -65,6 +65,7 @@ public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStor
                 AcceptedLastSecond = TcpStoreMetrics.AcceptedLastSecond(),
             },
             Operations = TcpStoreMetrics.OperationTotals(),
+            Errors = TcpStoreMetrics.ErrorTotals(),
             Awaited = new AwaitedKeys
             {
                 Total = awaited.TotalKeys,

@@ -26,7 +26,7 @@ public sealed record StatusReport
     /// <summary>Queries executed so far, by query type (this process).</summary>
     public IReadOnlyDictionary<string, long> Operations { get; init; } = new Dictionary<string, long>();
 
-    /// <summary>Errors by reason since the admin endpoint started (it counts them with its metrics listener).</summary>
+    /// <summary>Errors counted so far, by reason (this process): the totals of <c>tcpstore.errors</c>.</summary>
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new Dictionary<string, long>();
 
     public AwaitedKeys Awaited { get; init; } = new();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using TcpStore.Protocol;
@@ -55,6 +56,7 @@ public static class TcpStoreMetrics
     private static readonly KeyValuePair<string, object?>[] OperationTags = CreateOperationTags();
     private static readonly List<StoreGauges> Stores = [];
     private static readonly AcceptRateWindow AcceptWindow = new();
+    private static readonly ConcurrentDictionary<string, long> ErrorCounts = new(StringComparer.Ordinal);
     private static long _openConnections;
 
     /// <summary>Connections open now (accepted and not yet closed). A gauge over a process-wide count, so that a
@@ -119,7 +121,12 @@ public static class TcpStoreMetrics
     /// <summary><paramref name="connections"/> accepted connections have closed.</summary>
     public static void Closed(int connections = 1) => Interlocked.Add(ref _openConnections, -connections);
 
-    public static void Error(string reason) => Errors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    /// <summary>One error: counted on <see cref="Errors"/>, and in the totals of <see cref="ErrorTotals"/>.</summary>
+    public static void Error(string reason)
+    {
+        Errors.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        ErrorCounts.AddOrUpdate(reason, 1, static (_, count) => count + 1);
+    }
 
     /// <summary>One executed query; an interlocked increment, nothing else.</summary>
     public static void Operation(QueryType type) => Interlocked.Increment(ref OperationCounts[(int)type]);
@@ -139,6 +146,11 @@ public static class TcpStoreMetrics
         }
         return totals;
     }
+
+    /// <summary>Every counted error so far, by reason (for the status report). A counter's value can only be read
+    /// by a listener, which counts from its own start; errors are rare, so keeping the totals here costs nothing.</summary>
+    public static IReadOnlyDictionary<string, long> ErrorTotals() =>
+        new SortedDictionary<string, long>(ErrorCounts, StringComparer.Ordinal);
 
     /// <summary>Connections accepted in the last full second.</summary>
     public static long AcceptedLastSecond() => AcceptWindow.LastSecond();

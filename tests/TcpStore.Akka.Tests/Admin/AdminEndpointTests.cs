@@ -114,26 +114,6 @@ public sealed class AdminEndpointTests
     }
 
     [Fact]
-    public async Task Metrics_are_served_in_prometheus_text_format()
-    {
-        await using var admin = await AdminServer.StartAsync();
-        await using (var client = await RawClient.ConnectAsync(admin.Store.Port))
-        {
-            await client.SendAsync(Set("m", "1"), Get("m"));
-            await client.ReadStringAsync();
-        }
-
-        using var response = await admin.Http.GetAsync("metrics");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/plain", response.Content.Headers.ContentType!.MediaType);
-        Assert.Contains("version=0.0.4", response.Content.Headers.ContentType.ToString());
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.Contains("# TYPE tcpstore_keys gauge\n", text);
-        Assert.Contains("# TYPE tcpstore_operation_duration_seconds histogram\n", text);
-        Assert.Contains("tcpstore_operations_total{query=\"Set\"} ", text);
-    }
-
-    [Fact]
     public async Task The_page_is_served_and_the_endpoint_binds_loopback_by_default()
     {
         await using var admin = await AdminServer.StartAsync();

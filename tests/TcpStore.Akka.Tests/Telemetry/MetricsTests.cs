@@ -145,55 +145,6 @@ public sealed class MetricsTests
         Assert.Equal(0, window.LastSecond(14)); // nothing in second 13
     }
 
-    [Fact]
-    public async Task Prometheus_text_names_every_instrument_with_its_type()
-    {
-        await using var server = await TestStoreServer.StartAsync();
-        using var metrics = new MetricsCollector();
-        await using (var client = await RawClient.ConnectAsync(server.Port))
-        {
-            await client.SendAsync(Set("p", "1"), Get("p"));
-            await client.ReadStringAsync();
-            await client.SendAsync(Add("p", 1), Add("p", 1));
-            await client.ReadInt64Async();
-            await client.ReadInt64Async();
-        }
-        TcpStoreMetrics.Error("test-reason");
-
-        var text = new StringWriter();
-        metrics.WritePrometheus(text);
-        var lines = text.ToString().Split('\n');
-        foreach (var (name, type) in new[]
-                 {
-                     ("tcpstore_connections_accepted_total", "counter"),
-                     ("tcpstore_connections_open", "gauge"),
-                     ("tcpstore_connections_accept_rate", "gauge"),
-                     ("tcpstore_errors_total", "counter"),
-                     ("tcpstore_operations_total", "counter"),
-                     ("tcpstore_operation_duration_seconds", "histogram"),
-                     ("tcpstore_keys", "gauge"),
-                     ("tcpstore_queue_items", "gauge"),
-                     ("tcpstore_stored_bytes", "gauge"),
-                     ("tcpstore_waiting_connections", "gauge"),
-                     ("tcpstore_waiting_registrations", "gauge"),
-                 })
-        {
-            Assert.Contains($"# TYPE {name} {type}", lines);
-        }
-        Assert.Single(lines, l => l.StartsWith("# TYPE tcpstore_operations_total ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("tcpstore_operations_total{query=\"Add\"} ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("tcpstore_errors_total{reason=\"test-reason\"} ", StringComparison.Ordinal));
-
-        // Histogram buckets are cumulative and end in +Inf, which equals _count.
-        var buckets = lines.Where(l => l.StartsWith("tcpstore_operation_duration_seconds_bucket{", StringComparison.Ordinal))
-            .Select(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..])).ToList();
-        Assert.True(buckets.Count > 2);
-        Assert.Equal(buckets.Order(), buckets);
-        var count = lines.Single(l => l.StartsWith("tcpstore_operation_duration_seconds_count ", StringComparison.Ordinal));
-        Assert.Equal(buckets[^1], long.Parse(count.Split(' ')[1]));
-        Assert.Contains(lines, l => l.StartsWith("tcpstore_operation_duration_seconds_bucket{le=\"+Inf\"} ", StringComparison.Ordinal));
-    }
-
     private static Dictionary<string, double> Snapshot(MetricsCollector metrics)
     {
         var names = new[]

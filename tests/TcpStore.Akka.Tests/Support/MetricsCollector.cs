@@ -2,15 +2,15 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Numerics;
-using System.Text;
+using TcpStore.Akka.Telemetry;
 
-namespace TcpStore.Akka.Telemetry;
+namespace TcpStore.Akka.Tests.Support;
 
 /// <summary>
 /// Aggregates the measurements of one <see cref="Meter"/> (by default <see cref="TcpStoreMetrics.MeterName"/>) with a
-/// <see cref="MeterListener"/>, for the admin endpoint's <c>/metrics</c> (<see cref="WritePrometheus"/>) without an
-/// OpenTelemetry SDK. Counters and up-down counters are summed, histograms bucketed, observable instruments read
-/// at each <see cref="Collect"/>. Dispose to stop listening.
+/// <see cref="MeterListener"/>, so that tests read the instruments themselves, apart from any exporter. Counters and
+/// up-down counters are summed, histograms bucketed, observable instruments read at each <see cref="Collect"/>.
+/// Dispose to stop listening.
 /// </summary>
 public sealed class MetricsCollector : IDisposable
 {
@@ -38,13 +38,12 @@ public sealed class MetricsCollector : IDisposable
     /// <param name="Name">The instrument's name (<c>tcpstore.errors</c>).</param>
     /// <param name="Kind">counter, updowncounter, gauge or histogram.</param>
     /// <param name="Unit">The instrument's unit (UCUM, as OpenTelemetry writes it).</param>
-    /// <param name="Description">The instrument's description.</param>
     /// <param name="Tags">Tag values, sorted by tag name.</param>
     /// <param name="Value">The sum (counters), the current value (gauges), or the sum of observations (histograms).</param>
     /// <param name="Count">Observations (histograms).</param>
     /// <param name="Buckets">Upper bounds and cumulative counts (histograms; the last bound is +Inf).</param>
     public sealed record Sample(
-        string Name, string Kind, string Unit, string? Description, IReadOnlyList<KeyValuePair<string, string>> Tags,
+        string Name, string Kind, string Unit, IReadOnlyList<KeyValuePair<string, string>> Tags,
         double Value, long Count, IReadOnlyList<(double UpperBound, long Count)> Buckets);
 
     /// <summary>Reads the observable instruments and returns every series, ordered by name then tags.</summary>
@@ -69,71 +68,7 @@ public sealed class MetricsCollector : IDisposable
         return Collect().Where(s => s.Name == name && TagText(s.Tags) == wanted).Select(s => s.Value).FirstOrDefault();
     }
 
-    /// <summary>Sums of a counter by the values of one tag (e.g. <c>tcpstore.errors</c> by <c>reason</c>).</summary>
-    public IReadOnlyDictionary<string, long> SumsBy(string name, string tag)
-    {
-        var sums = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (var sample in Collect())
-        {
-            if (sample.Name != name) continue;
-            var value = sample.Tags.FirstOrDefault(t => t.Key == tag).Value ?? "";
-            sums[value] = sums.GetValueOrDefault(value) + (long)sample.Value;
-        }
-        return sums;
-    }
-
-    /// <summary>
-    /// The Prometheus text exposition format (version 0.0.4): dots become underscores, counters end in
-    /// <c>_total</c>, a histogram in seconds ends in <c>_seconds</c> and has <c>_bucket</c>, <c>_sum</c>, <c>_count</c>.
-    /// </summary>
-    public void WritePrometheus(TextWriter writer)
-    {
-        string? current = null;
-        foreach (var sample in Collect())
-        {
-            var name = PrometheusName(sample);
-            if (name != current)
-            {
-                current = name;
-                if (sample.Description is { } help) writer.Write($"# HELP {name} {EscapeHelp(help)}\n");
-                var type = sample.Kind switch
-                {
-                    "counter" => "counter",
-                    "histogram" => "histogram",
-                    _ => "gauge",
-                };
-                writer.Write($"# TYPE {name} {type}\n");
-            }
-
-            if (sample.Kind == "histogram")
-            {
-                foreach (var (bound, count) in sample.Buckets)
-                {
-                    var le = double.IsPositiveInfinity(bound) ? "+Inf" : Number(bound);
-                    writer.Write($"{name}_bucket{Labels(sample.Tags, ("le", le))} {count}\n");
-                }
-                writer.Write($"{name}_sum{Labels(sample.Tags)} {Number(sample.Value)}\n");
-                writer.Write($"{name}_count{Labels(sample.Tags)} {sample.Count}\n");
-            }
-            else
-            {
-                writer.Write($"{name}{Labels(sample.Tags)} {Number(sample.Value)}\n");
-            }
-        }
-    }
-
-    /// <summary>The Prometheus name of an instrument (<c>tcpstore.errors</c>, counter → <c>tcpstore_errors_total</c>).</summary>
-    public static string PrometheusName(string name, string kind, string unit)
-    {
-        var baseName = name.Replace('.', '_');
-        if (unit == "s" && !baseName.EndsWith("_seconds", StringComparison.Ordinal)) baseName += "_seconds";
-        if (unit == "By" && !baseName.EndsWith("_bytes", StringComparison.Ordinal)) baseName += "_bytes";
-        return kind == "counter" ? baseName + "_total" : baseName;
-    }
-
     public void Dispose() => _listener.Dispose();
-
-    private static string PrometheusName(Sample sample) => PrometheusName(sample.Name, sample.Kind, sample.Unit);
 
     // Untagged measurements (the per-batch latency) allocate nothing here; tagged ones are rare events.
     private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
@@ -154,28 +89,6 @@ public sealed class MetricsCollector : IDisposable
 
     private static string TagText(IReadOnlyList<KeyValuePair<string, string>> tags) =>
         string.Join(',', tags.Select(t => t.Key + "=" + t.Value));
-
-    private static string Labels(IReadOnlyList<KeyValuePair<string, string>> tags, (string Key, string Value)? extra = null)
-    {
-        if (tags.Count == 0 && extra is null) return "";
-        var text = new StringBuilder("{");
-        foreach (var (key, value) in tags) Append(key, value);
-        if (extra is { } e) Append(e.Key, e.Value);
-        text.Length--; // the last comma
-        return text.Append('}').ToString();
-
-        void Append(string key, string value) =>
-            text.Append(key.Replace('.', '_')).Append("=\"")
-                .Append(value.Replace("\\", @"\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)
-                    .Replace("\n", @"\n", StringComparison.Ordinal))
-                .Append("\",");
-    }
-
-    private static string EscapeHelp(string help) =>
-        help.Replace("\\", @"\\", StringComparison.Ordinal).Replace("\n", @"\n", StringComparison.Ordinal);
-
-    private static string Number(double value) =>
-        double.IsPositiveInfinity(value) ? "+Inf" : value.ToString("R", CultureInfo.InvariantCulture);
 
     private sealed class Series
     {
@@ -243,7 +156,7 @@ public sealed class MetricsCollector : IDisposable
                     }
                     buckets.Add((double.PositiveInfinity, cumulative + _bucketCounts![^1]));
                 }
-                return new Sample(instrument.Name, _kind, instrument.Unit ?? "", instrument.Description, _tags, _value, _count, buckets);
+                return new Sample(instrument.Name, _kind, instrument.Unit ?? "", _tags, _value, _count, buckets);
             }
         }
     }

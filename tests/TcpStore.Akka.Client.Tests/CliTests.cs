@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Reflection;
 using System.Text.Json;
 using TcpStore.Akka.Cli;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Client.Tests;
 
@@ -243,15 +242,14 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     [Fact]
     public async Task Serve_runs_the_standalone_server_as_a_process_and_status_reads_its_admin_endpoint()
     {
-        var cli = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "CliAssembly").Value!;
+        var cli = BuiltAssembly.PathOf(typeof(CliTests).Assembly, "CliAssembly");
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { Path.GetFullPath(cli), "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0" })
+        foreach (var arg in new[] { cli, "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0" })
             info.ArgumentList.Add(arg);
         using var server = Process.Start(info)!;
         try

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using TcpStore.Akka.Client.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Client.Tests;
 

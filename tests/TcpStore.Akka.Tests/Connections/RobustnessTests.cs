@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Connections;
 

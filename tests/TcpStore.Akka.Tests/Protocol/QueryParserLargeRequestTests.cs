@@ -1,6 +1,6 @@
 using System.Text;
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;
 

@@ -1,5 +1,5 @@
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
 namespace TcpStore.Akka.Tests.Protocol;
 

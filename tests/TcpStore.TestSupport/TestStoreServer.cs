@@ -7,7 +7,7 @@ using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
 
-namespace TcpStore.Akka.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>
 /// Our server, in process, on 127.0.0.1 and a free port: its own ActorSystem and a <see cref="TcpStoreGuardian"/>,

@@ -6,7 +6,7 @@ using TcpStore.Akka.Connections;
 using TcpStore.Protocol;
 using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Akka.Tests.Connections;
 
 public class QueryDecoderSpec : global::Akka.TestKit.Xunit2.TestKit
 {

@@ -34,11 +34,11 @@ public sealed class ServerProcess : IAsyncDisposable
     public bool HasExited => Process.HasExited;
 
     /// <summary>
-    /// Starts <paramref name="serverAssembly"/> (the path of <c>tcpstore-server.dll</c>; see
-    /// <see cref="BuiltAssembly"/>) with <paramref name="args"/>; the TCPSTORE_* variables of this process are not
-    /// passed on.
+    /// Runs <paramref name="assembly"/> with <paramref name="args"/>: the path of <c>tcpstore-server.dll</c>, or of
+    /// the <c>tcpstore</c> CLI with <c>serve</c> (see <see cref="BuiltAssembly"/>). The TCPSTORE_* variables of this
+    /// process are not passed on.
     /// </summary>
-    public static ServerProcess Start(string serverAssembly, string name, params string[] args)
+    public static ServerProcess Start(string assembly, string name, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -46,7 +46,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(serverAssembly);
+        info.ArgumentList.Add(assembly);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TCPSTORE_", StringComparison.Ordinal)).ToList())
             info.Environment.Remove(key);

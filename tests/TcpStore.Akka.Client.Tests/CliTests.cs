@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Reflection;
+using System.Text;
 using System.Text.Json;
+using Akka.Actor;
 using TcpStore.Akka.Cli;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.Akka.Store;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Client.Tests;
 
@@ -24,6 +26,13 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     private readonly string _ns = $"cli-{Guid.NewGuid():N}"[..12] + "/";
 
     private string K(string name) => _ns + name;
+
+    /// <summary>Whether a WAIT on <paramref name="key"/> (as on the wire) is registered at the fixture's store.</summary>
+    private async Task<bool> IsAwaitedAsync(string key)
+    {
+        var waiters = await fixture.Server.Store.Ask<StoreProtocol.Waiters>(new StoreProtocol.GetWaiters(), TimeSpan.FromSeconds(5));
+        return waiters.Keys.Any(awaited => Encoding.UTF8.GetString(awaited.Key) == key);
+    }
 
     private async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
@@ -63,7 +72,9 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
         Assert.Equal($"tcpstore: wait timeout after 200ms, keys: /{K("late")}", err);
 
         var get = Run("get", K("late2"), "--wait", "--timeout", "10s");
-        await Task.Delay(200);
+        // Blocked means its WAIT is registered at the store; only then is the key set, so the SET cannot come first.
+        Assert.True(await TestStoreServer.EventuallyAsync(() => IsAwaitedAsync("/" + K("late2")), TimeSpan.FromSeconds(10)),
+            "the CLI's WAIT never reached the store");
         Assert.False(get.IsCompleted);
         await using var client = await ClientAsync();
         await client.SetAsync(K("late2"), "arrived");
@@ -243,67 +254,42 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     [Fact]
     public async Task Serve_runs_the_standalone_server_as_a_process_and_status_reads_its_admin_endpoint()
     {
-        var cli = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "CliAssembly").Value!;
-        var info = new ProcessStartInfo("dotnet")
+        var cli = BuiltAssembly.PathOf(typeof(CliTests).Assembly, "CliAssembly");
+        await using var server = ServerProcess.Start(cli, "tcpstore serve",
+            "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0");
+        var port = await server.WaitForReadyAsync(TimeSpan.FromSeconds(60));
+        var adminLine = server.Lines.Single(l => l.StartsWith("ADMIN ", StringComparison.Ordinal)); // before READY
+        var adminPort = int.Parse(adminLine[6..]);
+        string[] at = ["--host", "127.0.0.1", "--port", port.ToString()];
+        Assert.Equal(0, await TcpStoreCli.RunAsync(["set", "k", "v", .. at], new StringWriter(), new StringWriter()));
+        var output = new StringWriter();
+        Assert.Equal(0, await TcpStoreCli.RunAsync(["get", "k", .. at], output, new StringWriter()));
+        Assert.Equal("v\n", output.ToString());
+
+        // status: a client waits on a key nobody sets; the admin endpoint names it and its waiter.
+        var client = new TcpStoreClient(new TcpStoreClientOptions { Host = "127.0.0.1", Port = port });
+        await client.ConnectAsync();
+        var stuck = client.WaitAsync(["stuck-rank"], TimeSpan.FromSeconds(30));
+        var status = new StringWriter();
+        var admin = $"http://127.0.0.1:{adminPort}/";
+        // Polled: the WAIT reaches the server asynchronously, and the status that shows it is what is tested.
+        for (var i = 0; i < 50 && !status.ToString().Contains("/stuck-rank", StringComparison.Ordinal); i++)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { Path.GetFullPath(cli), "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0" })
-            info.ArgumentList.Add(arg);
-        using var server = Process.Start(info)!;
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            int port = 0, adminPort = 0;
-            while (await server.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                if (line.StartsWith("ADMIN ", StringComparison.Ordinal)) adminPort = int.Parse(line[6..]);
-                if (!line.StartsWith("READY ", StringComparison.Ordinal)) continue;
-                port = int.Parse(line[6..]);
-                break;
-            }
-
-            Assert.NotEqual(0, port);
-            Assert.NotEqual(0, adminPort);
-            string[] at = ["--host", "127.0.0.1", "--port", port.ToString()];
-            Assert.Equal(0, await TcpStoreCli.RunAsync(["set", "k", "v", .. at], new StringWriter(), new StringWriter()));
-            var output = new StringWriter();
-            Assert.Equal(0, await TcpStoreCli.RunAsync(["get", "k", .. at], output, new StringWriter()));
-            Assert.Equal("v\n", output.ToString());
-
-            // status: a client waits on a key nobody sets; the admin endpoint names it and its waiter.
-            var client = new TcpStoreClient(new TcpStoreClientOptions { Host = "127.0.0.1", Port = port });
-            await client.ConnectAsync();
-            var stuck = client.WaitAsync(["stuck-rank"], TimeSpan.FromSeconds(30));
-            var status = new StringWriter();
-            var admin = $"http://127.0.0.1:{adminPort}/";
-            for (var i = 0; i < 50 && !status.ToString().Contains("/stuck-rank", StringComparison.Ordinal); i++)
-            {
-                status = new StringWriter();
-                Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin], status, new StringWriter()));
-                await Task.Delay(100);
-            }
-
-            Assert.Contains("/stuck-rank", status.ToString());
-            Assert.Contains("keys 1", status.ToString());
-            var json = new StringWriter();
-            Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin, "--json"], json, new StringWriter()));
-            Assert.Contains("\"/k\"", json.ToString());
-            Assert.Equal(2, await TcpStoreCli.RunAsync(["status"], new StringWriter(), new StringWriter()));
-            Assert.Equal(3, await TcpStoreCli.RunAsync(["status", "--admin", "http://127.0.0.1:1/"], new StringWriter(), new StringWriter()));
-            await client.DisposeAsync();
-            await Assert.ThrowsAnyAsync<Exception>(async () => await stuck);
-
-            Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
-            await server.WaitForExitAsync(timeout.Token);
-            Assert.Equal(0, server.ExitCode);
+            status = new StringWriter();
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin], status, new StringWriter()));
+            await Task.Delay(100);
         }
-        finally
-        {
-            if (!server.HasExited) server.Kill(entireProcessTree: true);
-        }
+
+        Assert.Contains("/stuck-rank", status.ToString());
+        Assert.Contains("keys 1", status.ToString());
+        var json = new StringWriter();
+        Assert.Equal(0, await TcpStoreCli.RunAsync(["status", "--admin", admin, "--json"], json, new StringWriter()));
+        Assert.Contains("\"/k\"", json.ToString());
+        Assert.Equal(2, await TcpStoreCli.RunAsync(["status"], new StringWriter(), new StringWriter()));
+        Assert.Equal(3, await TcpStoreCli.RunAsync(["status", "--admin", "http://127.0.0.1:1/"], new StringWriter(), new StringWriter()));
+        await client.DisposeAsync();
+        await Assert.ThrowsAnyAsync<Exception>(async () => await stuck);
+
+        Assert.Equal(0, await server.StopAsync(TimeSpan.FromSeconds(30))); // SIGTERM
     }
 }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using TcpStore.Akka.Client.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Client.Tests;
 
@@ -135,6 +135,8 @@ public sealed class ClientWireTests
             InitialBackoff = TimeSpan.FromMilliseconds(50),
         };
         var connecting = TcpStoreClient.ConnectAsync(options);
+        // The point: with nothing listening, the client keeps retrying (refused attempts are invisible from
+        // here), so only a bounded window of not completing shows it; then the server appears and it connects.
         await Task.Delay(400);
         Assert.False(connecting.IsCompleted, "connected to nothing");
         await using var server = FakeServer.Start(async (c, _) => await c.HandshakeAsync(), port);
@@ -285,16 +287,18 @@ public sealed class ClientWireTests
     [Fact]
     public async Task Dispose_fails_calls_in_flight_and_later_calls()
     {
+        var waitReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = FakeServer.Start(async (c, _) =>
         {
             await c.HandshakeAsync();
             await c.ExpectAsync(Wait("/k"));
+            waitReceived.SetResult();
             await c.ClosedByClientAsync();
         });
 
         var client = await TcpStoreClient.ConnectAsync(server.Options);
         var wait = client.WaitAsync("k");
-        await Task.Delay(100);
+        await waitReceived.Task.WaitAsync(TimeSpan.FromSeconds(5)); // the WAIT is on the wire: a call in flight
         client.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => wait.WaitAsync(TimeSpan.FromSeconds(5)));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.PingAsync());

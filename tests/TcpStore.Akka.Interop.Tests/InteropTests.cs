@@ -69,6 +69,10 @@ public abstract class InteropTests : IAsyncLifetime
         return client;
     }
 
+    /// <summary>
+    /// A blocking call must not return: against PyTorch's server as well as ours, so no store state can say it is
+    /// blocked, and only a bounded window of not completing shows it.
+    /// </summary>
     private static async Task AssertStillBlocked(Task task, string what)
     {
         await Task.Delay(StillBlocked);

@@ -1,4 +1,4 @@
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Interop.Tests;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using static TcpStore.Akka.Tests.Support.Wire;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Client.Tests.Support;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using TcpStore.Akka.Client;
 using TcpStore.Akka.Cluster.Tests.Support;
+using TcpStore.TestSupport;
 using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Cluster.Tests.Failover;
@@ -142,7 +143,7 @@ public sealed class FailoverCluster : IAsyncDisposable
 
     private ServerProcess StartNode(string name, int remotePort)
     {
-        var node = ServerProcess.Start(name, "--config", ConfigFile, "--cluster-port", remotePort.ToString(),
+        var node = ServerProcess.Start(BuiltServer.Path, name, "--config", ConfigFile, "--cluster-port", remotePort.ToString(),
             "--port", "0", "--host", "127.0.0.1");
         _nodes.Add(node);
         return node;

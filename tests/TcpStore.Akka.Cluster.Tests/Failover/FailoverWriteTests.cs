@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using TcpStore.Akka.Client;
-using TcpStore.Akka.Cluster.Tests.Support;
+using TcpStore.TestSupport;
 using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Cluster.Tests.Failover;

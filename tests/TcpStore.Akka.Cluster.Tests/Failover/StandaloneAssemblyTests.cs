@@ -1,5 +1,6 @@
 using TcpStore.Akka.Client;
 using TcpStore.Akka.Cluster.Tests.Support;
+using TcpStore.TestSupport;
 using Xunit.Abstractions;
 
 namespace TcpStore.Akka.Cluster.Tests.Failover;
@@ -19,7 +20,7 @@ public sealed class StandaloneAssemblyTests(ITestOutputHelper output)
     {
         Assert.True(OperatingSystem.IsLinux(), "this test reads /proc/<pid>/maps (Linux only)");
 
-        await using (var standalone = ServerProcess.Start("standalone", "--port", "0", "--host", "127.0.0.1"))
+        await using (var standalone = ServerProcess.Start(BuiltServer.Path, "standalone", "--port", "0", "--host", "127.0.0.1"))
         {
             await standalone.WaitForReadyAsync(Bound);
             await OneRequestAsync(standalone);
@@ -38,7 +39,7 @@ public sealed class StandaloneAssemblyTests(ITestOutputHelper output)
             var remotePort = FailoverCluster.FreeLoopbackPorts(1)[0];
             var config = Path.Combine(directory, "cluster.conf");
             await File.WriteAllTextAsync(config, FailoverCluster.Hocon(remotePort));
-            await using var node = ServerProcess.Start("cluster", "--config", config, "--cluster-port", remotePort.ToString(),
+            await using var node = ServerProcess.Start(BuiltServer.Path, "cluster", "--config", config, "--cluster-port", remotePort.ToString(),
                 "--port", "0", "--host", "127.0.0.1");
             await node.WaitForReadyAsync(Bound);
             await node.WaitForLineAsync("TcpStore singleton serving on", Bound);

@@ -25,6 +25,10 @@ public sealed class ReplicatedStoreActorSpec : TestKit
         akka.loglevel = WARNING
         """;
 
+    /// <summary>
+    /// How long a probe must stay silent where these specs check that a reply is held: nothing is an event, so a
+    /// bounded window is the check; the store's synchronous Tells would arrive within it.
+    /// </summary>
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
 
     private readonly TestProbe _replicator;
@@ -113,8 +117,8 @@ public sealed class ReplicatedStoreActorSpec : TestKit
 
         // Another connection's read would reveal the unreplicated value: held as well.
         store.Tell(new Execute(reader.Ref, [new Query.Get(B("/x"))]), reader.Ref);
-        writer.ExpectNoMsg(Quiet);
-        reader.ExpectNoMsg(TimeSpan.Zero);
+        writer.ExpectNoMsg(Quiet); // held until the write is on a majority
+        reader.ExpectNoMsg(TimeSpan.Zero); // the window above covered it too
 
         store.Tell(new UpdateSuccess(update.Key, update.Request), _replicator.Ref);
         Assert.Equal(7u, Assert.IsType<Reply.Pong>(writer.ExpectMsg<Executed>().Replies.Single()).Nonce);
@@ -152,8 +156,8 @@ public sealed class ReplicatedStoreActorSpec : TestKit
         Assert.True(applied.TryGetValue(ReplicaLayout.EntryId(B("/n")), out var counter));
         Assert.Equal(B("11"), counter);
         Assert.True(applied.ContainsKey(ReplicaLayout.EntryId(B("/s"))));
-        b.ExpectNoMsg(Quiet);
-        c.ExpectNoMsg(TimeSpan.Zero);
+        b.ExpectNoMsg(Quiet); // held until the second write is on a majority
+        c.ExpectNoMsg(TimeSpan.Zero); // the window above covered it too
 
         store.Tell(new UpdateSuccess(second.Key, second.Request), _replicator.Ref);
         Assert.Equal(11, Assert.IsType<Reply.Integer>(b.ExpectMsg<Executed>().Replies.Single()).Value);
@@ -172,7 +176,7 @@ public sealed class ReplicatedStoreActorSpec : TestKit
         var retry = ExpectUpdate();
         Assert.Equal(update.Key, retry.Key);
         Assert.True(Applied(retry).ContainsKey(ReplicaLayout.EntryId(B("/k"))));
-        connection.ExpectNoMsg(Quiet);
+        connection.ExpectNoMsg(Quiet); // still held: the retry is not on a majority yet
 
         store.Tell(new UpdateSuccess(retry.Key, retry.Request), _replicator.Ref);
         connection.ExpectMsg<Executed>();

@@ -3,8 +3,8 @@ using System.Text.Json;
 using Akka.Actor;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Status;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Admin;
 

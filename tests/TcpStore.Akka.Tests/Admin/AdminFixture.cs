@@ -1,6 +1,6 @@
 using TcpStore.Akka.Admin;
 using TcpStore.Akka.Status;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Tests.Admin;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 using Xunit.Abstractions;
-using static TcpStore.Akka.Tests.Support.Wire;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Admin;
 

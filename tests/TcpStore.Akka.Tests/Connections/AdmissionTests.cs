@@ -1,8 +1,8 @@
 using System.Net;
 using Akka.Configuration;
 using TcpStore.Akka.Hosting;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Connections;

@@ -1,8 +1,8 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using TcpStore.Akka.Store;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Connections;
 

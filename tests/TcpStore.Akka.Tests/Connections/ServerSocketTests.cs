@@ -1,11 +1,15 @@
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>The running server against a raw socket client: exact request bytes in, exact reply bytes out.</summary>
 public sealed class ServerSocketTests : IAsyncLifetime
 {
+    /// <summary>
+    /// How long a client must receive nothing where a reply must not come (a WAIT that blocks, a wake that must not
+    /// happen): the absence of bytes is no event, so a bounded window is the check.
+    /// </summary>
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
     private TestStoreServer _server = null!;
 
@@ -89,7 +93,7 @@ public sealed class ServerSocketTests : IAsyncLifetime
         foreach (var b in Cat(Validate, Set("/slow", "value"), Get("/slow")))
         {
             await c.SendAsync([b]);
-            await Task.Delay(1);
+            await Task.Delay(1); // the point: each byte a TCP segment (and a read) of its own
         }
 
         Assert.Equal("value", await c.ReadStringAsync());

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Tests.Connections;
 

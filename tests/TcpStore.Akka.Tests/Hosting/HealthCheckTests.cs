@@ -7,7 +7,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
-using TcpStore.Akka.Tests.Support;
+using TcpStore.TestSupport;
 
 namespace TcpStore.Akka.Tests.Hosting;
 

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Hosting;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 using TcpStore.Akka.Configuration;
 
 namespace TcpStore.Akka.Tests.Hosting;

@@ -28,7 +28,7 @@ public sealed class RejectionTests(ITestOutputHelper output) : StoreTestBase(out
         Assert.Equal(new Rejection(QueryType.Add, "add-not-a-number", executed.Rejection!.Detail), executed.Rejection);
         Assert.False(string.IsNullOrWhiteSpace(executed.Rejection.Detail));
         Run(store, other, [Get("before"), Get("after"), Get("bad"), NumKeys], Val("1"), Val(""), Val("abc"), Int(2));
-        c.ExpectNoMsg(Quiet);
+        c.ExpectNoMsg(Quiet); // the rejected connection is forgotten: nothing more for it
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public sealed class StoreOperationTests(ITestOutputHelper output) : StoreTestBas
         store.Tell(new StoreProtocol.Execute(c.Ref, [new Query.Ping(1)]), TestActor);
         var executed = c.ExpectMsg<StoreProtocol.Executed>();
         AssertReplies([new Reply.Pong(1)], executed.Replies);
-        ExpectNoMsg(Quiet);
+        ExpectNoMsg(Quiet); // nothing to the sender
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using TcpStore.Akka.Telemetry;
-using TcpStore.Akka.Tests.Support;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Telemetry;
 

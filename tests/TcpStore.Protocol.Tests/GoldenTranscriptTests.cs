@@ -1,7 +1,7 @@
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Protocol.Tests;
 
 /// <summary>
 /// The golden transcript recorded between a PyTorch 2.10 client and its libuv server (docs/PROTOCOL.md Appendix A),

@@ -7,7 +7,7 @@ using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
 using TcpStore.Akka.Store;
 
-namespace TcpStore.Akka.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>
 /// Our server, in process, on 127.0.0.1 and a free port: its own ActorSystem and a <see cref="TcpStoreGuardian"/>,
@@ -59,7 +59,11 @@ public sealed class TestStoreServer : IAsyncDisposable
     public Task<int> ConnectionCountAsync() =>
         Listener.Ask<int>(TcpStoreListener.GetConnectionCount.Instance, TimeSpan.FromSeconds(5));
 
-    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes.</summary>
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes: for state that no probe
+    /// or completion can report (the store's stats seen through a socket, metrics, captured log lines). Where an
+    /// event can be awaited, await it instead.
+    /// </summary>
     public static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using TcpStore.Akka.Telemetry;
 
-namespace TcpStore.Akka.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>Records the long-counter measurements of the component's meter while it lives.</summary>
 public sealed class MetricRecorder : IDisposable

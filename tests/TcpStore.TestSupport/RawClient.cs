@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
 
-namespace TcpStore.Akka.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>A bare TCP client for socket-level tests: exact bytes out, exact bytes in, every read bounded in time.</summary>
 public sealed class RawClient : IAsyncDisposable

@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using System.Text;
 using TcpStore.Protocol;
+using Xunit;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.TestSupport;
 
 /// <summary>Sample queries, wire builders and comparisons shared by the protocol tests.</summary>
-internal static class ProtocolTestData
+public static class ProtocolTestData
 {
     public static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
 

@@ -1,7 +1,7 @@
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Protocol.Tests;
 
 /// <summary>
 /// Key, value and count limits: accepted exactly at the limit, refused one past it — and refused as soon as the

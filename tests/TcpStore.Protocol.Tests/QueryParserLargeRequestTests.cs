@@ -1,8 +1,8 @@
 using System.Text;
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Protocol.Tests;
 
 /// <summary>
 /// Requests at the key-count limit arriving in socket-sized chunks: completed fields must be consumed as they

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace TcpStore.Akka.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>
 /// Request and reply bytes written out by hand from docs/PROTOCOL.md, independent of the product's codec, so socket

@@ -1,22 +1,20 @@
 using System.Diagnostics;
-using System.Reflection;
 
-namespace TcpStore.Akka.Cluster.Tests.Support;
+namespace TcpStore.TestSupport;
 
 /// <summary>
-/// The server (<c>tcpstore-server</c>) as a process, as a user starts it (adapted from TcpStore.Akka.Tests'
-/// ServerProcess): both output streams are read on their own into a buffer, so that a test can wait for a log line
-/// on any node at any time; every wait is bounded; <see cref="DisposeAsync"/> kills the process.
+/// The server (<c>tcpstore-server</c>) as a process, as a user starts it. Both output streams are read on their own
+/// into a buffer, so a test can wait for a log line on any node at any time; a wait wakes on each line read (it does
+/// not poll) and every wait is bounded. <see cref="DisposeAsync"/> kills the process.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
-    private static string ServerAssembly =>
-        typeof(ServerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "ServerAssembly").Value!;
-
     private readonly object _gate = new();
     private readonly List<string> _lines = [];
     private readonly Task _readers;
+
+    // Completed, and replaced, each time a line is read: what a wait for a line awaits.
+    private TaskCompletionSource _lineRead = NewSignal();
 
     private ServerProcess(string name, Process process)
     {
@@ -35,8 +33,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => Process.HasExited;
 
-    /// <summary>Starts the server with <paramref name="args"/>; the TCPSTORE_* variables of this process are not passed on.</summary>
-    public static ServerProcess Start(string name, params string[] args)
+    /// <summary>
+    /// Runs <paramref name="assembly"/> with <paramref name="args"/>: the path of <c>tcpstore-server.dll</c>, or of
+    /// the <c>tcpstore</c> CLI with <c>serve</c> (see <see cref="BuiltAssembly"/>). The TCPSTORE_* variables of this
+    /// process are not passed on.
+    /// </summary>
+    public static ServerProcess Start(string assembly, string name, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -44,14 +46,14 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.GetFullPath(ServerAssembly));
+        info.ArgumentList.Add(assembly);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TCPSTORE_", StringComparison.Ordinal)).ToList())
             info.Environment.Remove(key);
         return new ServerProcess(name, Process.Start(info) ?? throw new InvalidOperationException("could not start the server"));
     }
 
-    /// <summary>A copy of every line read so far (standard error's prefixed with <c>[stderr]</c>).</summary>
+    /// <summary>A copy of every line read so far (standard error's prefixed with <c>[stderr]</c>), in the order read.</summary>
     public IReadOnlyList<string> Lines
     {
         get
@@ -69,7 +71,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>
     /// The first line (already read or still to come) that contains <paramref name="text"/>; throws with the output
-    /// when none comes within <paramref name="timeout"/> or the process exits first.
+    /// when none comes within <paramref name="timeout"/> or the process ends its output first.
     /// </summary>
     public Task<string> WaitForLineAsync(string text, TimeSpan timeout) =>
         WaitForLineAsync(l => l.Contains(text, StringComparison.Ordinal), timeout, text);
@@ -79,7 +81,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>
     /// The first line with <paramref name="text"/> on whichever of <paramref name="nodes"/> logs it; throws when none
-    /// does within <paramref name="timeout"/> or one of them exits first.
+    /// does within <paramref name="timeout"/> or one of them ends its output (exits) first.
     /// </summary>
     public static Task<string> WaitForLineOnAnyAsync(IReadOnlyCollection<ServerProcess> nodes, string text, TimeSpan timeout) =>
         WaitForLineOnAnyAsync(nodes, l => l.Contains(text, StringComparison.Ordinal), timeout, text);
@@ -87,37 +89,77 @@ public sealed class ServerProcess : IAsyncDisposable
     private static async Task<string> WaitForLineOnAnyAsync(
         IReadOnlyCollection<ServerProcess> nodes, Func<string, bool> match, TimeSpan timeout, string what)
     {
-        var deadline = Stopwatch.StartNew();
+        using var deadline = new CancellationTokenSource(timeout);
         while (true)
         {
+            // Taken before the lines are searched, so a line read in between still wakes the wait below.
+            var output = Task.WhenAny(nodes.Select(n => n.NextOutput()));
             foreach (var node in nodes)
             {
                 if (node.FirstLine(match) is { } found) return found;
             }
 
-            if (nodes.FirstOrDefault(n => n.Process.HasExited) is { } exited)
+            if (nodes.FirstOrDefault(n => n._readers.IsCompleted) is { } ended)
             {
-                // Let the readers take the rest of the output first.
-                await Task.WhenAny(exited._readers, Task.Delay(TimeSpan.FromSeconds(2)));
-                if (exited.FirstLine(match) is { } late) return late;
                 throw new InvalidOperationException(
-                    $"node {exited.Name} exited ({exited.Process.ExitCode}) before a line with \"{what}\":\n{exited.Tail()}");
+                    $"node {ended.Name} exited ({await ended.ExitCodeTextAsync()}) before a line with \"{what}\":\n{ended.Tail()}");
             }
 
-            if (deadline.Elapsed > timeout)
+            try
+            {
+                await output.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
                 throw new TimeoutException($"no line with \"{what}\" within {timeout.TotalSeconds:0} s on " +
                                            $"{string.Join(", ", nodes.Select(n => n.Name))}:\n" +
                                            string.Join('\n', nodes.Select(n => n.Tail(nodes.Count == 1 ? 60 : 20))));
             }
-
-            await Task.Delay(50);
         }
     }
 
-    private string? FirstLine(Func<string, bool> match)
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) for the process to exit on its own, then for the rest of its output,
+    /// and returns its exit code.
+    /// </summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        lock (_gate) return _lines.FirstOrDefault(match);
+        using var exit = new CancellationTokenSource(timeout);
+        try
+        {
+            await Process.WaitForExitAsync(exit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"node {Name} did not exit within {timeout.TotalSeconds:0} s:\n{Tail()}");
+        }
+
+        await _readers.WaitAsync(TimeSpan.FromSeconds(10));
+        return Process.ExitCode;
+    }
+
+    /// <summary>
+    /// SIGTERM, as a user stops the server; waits (at most <paramref name="timeout"/>) for the exit and the rest of the
+    /// output and returns the exit code. A server that does not exit in time is killed, so its code is not 0.
+    /// </summary>
+    public async Task<int> StopAsync(TimeSpan timeout)
+    {
+        if (!Process.HasExited)
+        {
+            using var kill = Process.Start("kill", ["-TERM", Process.Id.ToString()])
+                             ?? throw new InvalidOperationException("could not run kill");
+            await kill.WaitForExitAsync();
+        }
+
+        try
+        {
+            return await WaitForExitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Kill();
+            return await WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
     }
 
     /// <summary>SIGKILL: the node dies at once, without leaving the cluster.</summary>
@@ -139,9 +181,9 @@ public sealed class ServerProcess : IAsyncDisposable
             Kill();
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await Process.WaitForExitAsync(exit.Token);
-            await Task.WhenAny(_readers, Task.Delay(TimeSpan.FromSeconds(5)));
+            await _readers.WaitAsync(TimeSpan.FromSeconds(5));
         }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or InvalidOperationException)
         {
             // Best effort: nothing more can be done about a process that does not die on SIGKILL.
         }
@@ -151,12 +193,50 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the next line is read or the output ends.</summary>
+    private Task NextOutput()
+    {
+        lock (_gate) return Task.WhenAny(_lineRead.Task, _readers);
+    }
+
+    private string? FirstLine(Func<string, bool> match)
+    {
+        lock (_gate) return _lines.FirstOrDefault(match);
+    }
+
+    private async Task<string> ExitCodeTextAsync()
+    {
+        // Its output ended; the exit itself may be a moment behind.
+        using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await Process.WaitForExitAsync(exit.Token);
+            return $"exit code {Process.ExitCode}";
+        }
+        catch (OperationCanceledException)
+        {
+            return "its output ended, the process still runs";
+        }
+    }
+
     private async Task Pump(StreamReader reader, string prefix)
     {
         try
         {
             while (await reader.ReadLineAsync() is { } line)
-                lock (_gate) _lines.Add(prefix + line);
+            {
+                TaskCompletionSource read;
+                lock (_gate)
+                {
+                    _lines.Add(prefix + line);
+                    read = _lineRead;
+                    _lineRead = NewSignal();
+                }
+
+                read.SetResult();
+            }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {

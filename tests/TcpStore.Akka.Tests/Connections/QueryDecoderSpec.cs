@@ -4,9 +4,9 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using TcpStore.Akka.Connections;
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Akka.Tests.Connections;
 
 public class QueryDecoderSpec : global::Akka.TestKit.Xunit2.TestKit
 {

@@ -1,7 +1,7 @@
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Protocol.Tests;
 
 /// <summary>QueryEncoder → QueryParser round trips under every way the bytes can be cut.</summary>
 public class QueryParserRoundTripTests

@@ -1,7 +1,7 @@
 using TcpStore.Protocol;
-using static TcpStore.Akka.Tests.Protocol.ProtocolTestData;
+using static TcpStore.TestSupport.ProtocolTestData;
 
-namespace TcpStore.Akka.Tests.Protocol;
+namespace TcpStore.Protocol.Tests;
 
 /// <summary>The VALIDATE gate, unknown and repeated query types, and the end of input.</summary>
 public class QueryParserMalformedTests

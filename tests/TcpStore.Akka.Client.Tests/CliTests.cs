@@ -65,6 +65,20 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     }
 
     [Fact]
+    public async Task Barrier_waits_for_the_world_size_and_times_out_with_pytorchs_message()
+    {
+        var first = Run("barrier", K("meet"), "2", "--timeout", "10s");
+        Assert.True(await TestStoreServer.EventuallyAsync(
+            async () => (await fixture.Server.StatsAsync()).WaitingConnections > 0, TimeSpan.FromSeconds(10)),
+            "the first arrival never registered");
+        Assert.Equal((0, "released", ""), await Run("barrier", K("meet"), "2"));
+        Assert.Equal((0, "released", ""), await first);
+
+        Assert.Equal((1, "", $"tcpstore: barrier timeout after 200ms, key: {K("alone")}"),
+            await Run("barrier", K("alone"), "2", "--timeout", "200ms"));
+    }
+
+    [Fact]
     public async Task Get_wait_blocks_until_the_key_exists_or_times_out()
     {
         var (code, _, err) = await Run("get", K("late"), "--wait", "--timeout", "200ms");

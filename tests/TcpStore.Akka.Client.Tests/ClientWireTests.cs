@@ -98,6 +98,58 @@ public sealed class ClientWireTests
     }
 
     [Fact]
+    public async Task Barrier_sends_PyTorch_2_12s_request_and_returns_on_stop_waiting()
+    {
+        await using var server = FakeServer.Start(async (c, _) =>
+        {
+            await c.HandshakeAsync();
+            await c.ExpectAsync(Convert.FromHexString("12" + "0400000000000000" + "2F626172" + "0400000000000000"));
+            await c.SendAsync([0]);
+        });
+
+        await using var client = await TcpStoreClient.ConnectAsync(server.Options);
+        await client.BarrierAsync("bar", 4);
+    }
+
+    [Fact]
+    public async Task Barrier_timeout_sends_CANCEL_WAIT_and_names_the_key_as_PyTorch_does()
+    {
+        await using var server = FakeServer.Start(async (c, _) =>
+        {
+            await c.HandshakeAsync();
+            await c.ExpectAsync(Cat([18], Str("/epoch/3"), I64(8)));
+            await c.ExpectAsync(CancelWait()); // sent only after the timeout
+            await c.SendAsync([0], [1]); // released just before the cancel: still a timeout, as in PyTorch
+            await c.ExpectAsync([13]);
+            var nonce = await c.ReadAsync(4);
+            await c.SendAsync(nonce);
+        });
+
+        await using var client = await TcpStoreClient.ConnectAsync(server.Options);
+        var e = await Assert.ThrowsAsync<TcpStoreTimeoutException>(() => client.BarrierAsync("epoch/3", 8, TimeSpan.FromMilliseconds(150)));
+        Assert.Equal("barrier timeout after 150ms, key: epoch/3", e.Message);
+        Assert.Equal(["/epoch/3"], e.Keys);
+        await client.PingAsync();
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Barrier_against_a_server_without_it_fails_with_a_dropped_connection()
+    {
+        // PyTorch's servers before 2.12 close the connection on an unknown query type.
+        await using var server = FakeServer.Start(async (c, _) =>
+        {
+            await c.HandshakeAsync();
+            await c.ReadAsync(1);
+            c.Dispose();
+        });
+
+        await using var client = await TcpStoreClient.ConnectAsync(server.Options);
+        await Assert.ThrowsAsync<TcpStoreConnectionException>(() => client.BarrierAsync("bar", 2));
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
     public async Task A_wrong_ping_echo_is_retried_with_a_new_connection()
     {
         await using var server = FakeServer.Start(async (c, index) =>

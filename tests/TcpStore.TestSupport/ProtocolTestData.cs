@@ -80,6 +80,9 @@ public static class ProtocolTestData
             new Query.QueuePop(Ascii("/q")),
             new Query.QueueLen(Ascii("/q")),
             Query.ListKeys.Instance,
+            new Query.Barrier(Ascii("/bar"), 1),
+            new Query.Barrier([], long.MinValue),
+            new Query.Barrier(binary, long.MaxValue),
         ];
     }
 
@@ -124,6 +127,7 @@ public static class ProtocolTestData
             QueryType.QueuePop => new Query.QueuePop(Blob()),
             QueryType.QueueLen => new Query.QueueLen(Blob()),
             QueryType.ListKeys => Query.ListKeys.Instance,
+            QueryType.Barrier => new Query.Barrier(Blob(), random.NextInt64(long.MinValue, long.MaxValue)),
             _ => throw new InvalidOperationException(type.ToString()),
         };
     }
@@ -151,6 +155,7 @@ public static class ProtocolTestData
         Query.QueuePop q => $"QUEUE_POP {H(q.Key)}",
         Query.QueueLen q => $"QUEUE_LEN {H(q.Key)}",
         Query.ListKeys => "LIST_KEYS",
+        Query.Barrier q => $"BARRIER {H(q.Key)} {q.WorldSize}",
         _ => throw new InvalidOperationException(query.GetType().Name),
     };
 

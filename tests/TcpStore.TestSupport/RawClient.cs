@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -13,10 +14,14 @@ public sealed class RawClient : IAsyncDisposable
 
     private RawClient(Socket socket) => _socket = socket;
 
-    public static async Task<RawClient> ConnectAsync(int port, bool validate = true)
+    public static Task<RawClient> ConnectAsync(int port, bool validate = true) =>
+        ConnectAsync(IPAddress.Loopback, port, validate);
+
+    /// <summary>Connects to <paramref name="address"/> (an IPv4 or an IPv6 one) and sends VALIDATE unless told not to.</summary>
+    public static async Task<RawClient> ConnectAsync(IPAddress address, int port, bool validate = true)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync("127.0.0.1", port);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(address, port);
         var client = new RawClient(socket);
         if (validate) await client.SendAsync(Wire.Validate);
         return client;

@@ -38,14 +38,22 @@ public sealed class ServerProcess : IAsyncDisposable
     /// the <c>tcpstore</c> CLI with <c>serve</c> (see <see cref="BuiltAssembly"/>). The TCPSTORE_* variables of this
     /// process are not passed on.
     /// </summary>
-    public static ServerProcess Start(string assembly, string name, params string[] args)
+    public static ServerProcess Start(string assembly, string name, params string[] args) =>
+        StartVia(["dotnet"], assembly, name, args);
+
+    /// <summary>
+    /// Like <see cref="Start"/>, but through <paramref name="launcher"/>: a command that runs <c>dotnet</c>, e.g.
+    /// <c>nsenter --net=/proc/PID/ns/net dotnet</c> to start the server in another network namespace.
+    /// </summary>
+    public static ServerProcess StartVia(IReadOnlyList<string> launcher, string assembly, string name, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(launcher[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var part in launcher.Skip(1)) info.ArgumentList.Add(part);
         info.ArgumentList.Add(assembly);
         foreach (var arg in args) info.ArgumentList.Add(arg);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TCPSTORE_", StringComparison.Ordinal)).ToList())

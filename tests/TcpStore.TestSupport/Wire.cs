@@ -55,6 +55,7 @@ public static class Wire
     public static byte[] QueuePush(string key, string value) => Cat([14], Str(key), Str(value));
     public static byte[] QueuePop(string key) => Cat([15], Str(key));
     public static byte[] QueueLen(string key) => Cat([16], Str(key));
+    public static byte[] Barrier(string key, long worldSize) => Cat([18], Str(key), I64(worldSize));
     public static byte[] ListKeys() => [17];
 
     private static byte[] Keys(string[] keys) =>

@@ -135,21 +135,27 @@ public sealed class TcpStoreListener : ReceiveActor
     /// </summary>
     private (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(IPEndPoint endpoint)
     {
-        if (!endpoint.Address.Equals(IPAddress.IPv6Any))
-            return SocketAcceptor.Bind(endpoint, _settings.Backlog);
         try
         {
-            if (Socket.OSSupportsIPv6) return SocketAcceptor.Bind(endpoint, _settings.Backlog);
-            _log.Info("IPv6 is not available on this host; listening on IPv4 only (0.0.0.0)");
+            return SocketAcceptor.Bind(endpoint, _settings.Backlog);
         }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressFamilyNotSupported
-                                            or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported)
+        catch (SocketException e) when (IPv4FallbackFor(endpoint, e.SocketErrorCode) is { } fallback)
         {
-            _log.Info("IPv6 is not available on this host ({0}); listening on IPv4 only (0.0.0.0)", e.SocketErrorCode);
+            _log.Info("IPv6 is not available on this host ({0}); listening on IPv4 only ({1})", e.SocketErrorCode, fallback);
+            return SocketAcceptor.Bind(fallback, _settings.Backlog);
         }
-
-        return SocketAcceptor.Bind(new IPEndPoint(IPAddress.Any, endpoint.Port), _settings.Backlog);
     }
+
+    /// <summary>
+    /// Where to listen instead when binding <paramref name="endpoint"/> failed with <paramref name="error"/>: the IPv4
+    /// wildcard when the IPv6 wildcard failed because the host has no IPv6 (a kernel without it, or one whose IPv6
+    /// cannot take that address); null for anything else, a port in use above all, which must be reported.
+    /// </summary>
+    internal static IPEndPoint? IPv4FallbackFor(IPEndPoint endpoint, SocketError error) =>
+        endpoint.Address.Equals(IPAddress.IPv6Any) && error is SocketError.AddressFamilyNotSupported
+            or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported or SocketError.ProtocolFamilyNotSupported
+            ? new IPEndPoint(IPAddress.Any, endpoint.Port)
+            : null;
 
     private void Bound()
     {

@@ -95,7 +95,8 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
         [
             new Execute(ActorRefs.Nobody, [new Query.Ping(1)]), new Executed([Reply.WaitPending.Instance]),
             WaitCompleted.Instance, new ConnectionClosed(ActorRefs.Nobody), GetStats.Instance,
-            new StoreStats(0, 0, 0, 0, 0, 0), new GetWaiters(), new Waiters(0, []), new ListEntries(0, 1),
+            new StoreStats(0, 0, 0, 0, 0, 0), new GetWaiters(), new Waiters(0, []), new GetBarriers(), new Barriers(0, []),
+            new ListEntries(0, 1),
             new Entries(0, 0, []), new ListQueues(), new QueueList(0, []),
         ];
         Assert.Equal(StoreMessageSerializer.MessageTypes.OrderBy(t => t.Name), messages.Select(m => m.GetType()).OrderBy(t => t.Name));

@@ -50,6 +50,7 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         new Query.QueuePop(B("/q")),
         new Query.QueueLen(B("/q")),
         Query.ListKeys.Instance,
+        new Query.Barrier(B("/epoch/3"), 8),
     ];
 
     private static readonly Reply[] AllReplies =
@@ -105,6 +106,12 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         yield return ("Waiters none", new Waiters(0, []));
         yield return ("Waiters", new Waiters(12,
             [new AwaitedKey(B("/a"), 3, [first, second, first]), new AwaitedKey([], 0, []), new AwaitedKey(Large, 1, [second])]));
+        yield return ("GetBarriers default", new GetBarriers());
+        yield return ("GetBarriers", new GetBarriers(3, int.MaxValue));
+        yield return ("Barriers none", new Barriers(0, []));
+        yield return ("Barriers", new Barriers(5,
+            [new BarrierInProgress(B("/epoch"), 3, 8, 2, [first, second]), new BarrierInProgress([], null, long.MaxValue, 0, []),
+             new BarrierInProgress(Large, long.MinValue, -1, 1, [second])]));
         yield return ("ListEntries default", new ListEntries(0, 100));
         yield return ("ListEntries", new ListEntries(10, 20, 64));
         yield return ("Entries none", new Entries(0, 0, []));

@@ -66,6 +66,42 @@ public sealed class AdminEndpointTests
     }
 
     [Fact]
+    public async Task Status_lists_each_barrier_in_progress_with_arrived_expected_and_who_waits()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        var arrivals = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var a = await RawClient.ConnectAsync(admin.Store.Port);
+                arrivals.Add(a);
+                await a.SendAsync(Barrier("epoch/7", 4));
+            }
+            await admin.WaitForWaitersAsync(2);
+
+            var report = await new AdminStatusClient(admin.Http).GetStatusAsync(admin.Endpoint.BaseAddress);
+            var barrier = Assert.Single(report.Barriers.Items);
+            Assert.Equal(("epoch/7", (long?)2, 4L, 2), (barrier.Key, barrier.Arrived, barrier.Expected, barrier.Waiting));
+            var peers = arrivals.Select(a => a.Socket.LocalEndPoint!.ToString()!).Order(StringComparer.Ordinal);
+            Assert.Equal(peers, barrier.Peers.Order(StringComparer.Ordinal));
+            Assert.Empty(report.Awaited.Items); // a barrier's arrivals are not plain WAITs
+            Assert.Contains($"epoch/7\t2/4\t2\t", AdminStatusClient.Format(report));
+
+            await using var last = await RawClient.ConnectAsync(admin.Store.Port);
+            await last.SendAsync(Barrier("epoch/7", 3)); // this arrival's world size is 3: it releases everyone
+            Assert.Equal(0, await last.ReadByteAsync());
+            foreach (var a in arrivals) Assert.Equal(0, await a.ReadByteAsync());
+            report = await new AdminStatusClient(admin.Http).GetStatusAsync(admin.Endpoint.BaseAddress);
+            Assert.Equal(0, report.Barriers.Total);
+        }
+        finally
+        {
+            foreach (var a in arrivals) await a.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Keys_are_paged_sized_and_shown_as_escaped_text()
     {
         await using var admin = await AdminServer.StartAsync();

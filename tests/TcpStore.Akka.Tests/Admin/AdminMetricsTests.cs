@@ -5,7 +5,8 @@ using TcpStore.Akka.Status;
 using TcpStore.Akka.Telemetry;
 using TcpStore.Akka.Tests.Support;
 using TcpStore.Akka.Tests.Telemetry;
-using static TcpStore.Akka.Tests.Support.Wire;
+using TcpStore.TestSupport;
+using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Admin;
 

@@ -38,7 +38,11 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
             var coordinator = await RawClient.ConnectAsync(admin.Store.Port);
             clients.Add(coordinator);
             await coordinator.SendAsync(Wait("rank/6/addr", "rank/7/addr"));
-            await admin.WaitForWaitersAsync(Arrived + 1);
+            // And one rank of another job waits at a server-side BARRIER (PyTorch 2.12) of 3.
+            var barrierRank = await RawClient.ConnectAsync(admin.Store.Port);
+            clients.Add(barrierRank);
+            await barrierRank.SendAsync(Wire.Barrier("epoch/1", 3));
+            await admin.WaitForWaitersAsync(Arrived + 2);
 
             var dom = await RunChromiumAsync(chromium, "--dump-dom", admin.Endpoint.BaseAddress.ToString());
 
@@ -52,8 +56,12 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
                 Assert.Contains("data-waiting=\"1\"", row);
                 Assert.Contains($">{coordinator.Socket.LocalEndPoint}<", row);
             }
-            Assert.Contains($"id=\"tile-waiting-connections\"><div class=\"value\">{Arrived + 1}<", dom);
-            Assert.Contains("id=\"tile-keys\"><div class=\"value\">7<", dom); // six addresses and the counter
+            var epochRow = Row(dom, "epoch/1", table: "barriers");
+            Assert.Contains("data-waiting=\"1\"", epochRow);
+            Assert.Contains(">1 / 3<", epochRow);
+            Assert.Contains($">{barrierRank.Socket.LocalEndPoint}<", epochRow);
+            Assert.Contains($"id=\"tile-waiting-connections\"><div class=\"value\">{Arrived + 2}<", dom);
+            Assert.Contains("id=\"tile-keys\"><div class=\"value\">8<", dom); // six addresses, the counter, the barrier's count
             Assert.Contains($"<td class=\"value\">{Arrived}</td>", Row(dom, Barrier, table: "keys"));
             Assert.Contains("updated ", dom); // the script rendered, not the loading placeholder
 

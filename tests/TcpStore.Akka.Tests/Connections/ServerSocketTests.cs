@@ -251,7 +251,7 @@ public sealed class ServerSocketTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData((byte)18)]
+    [InlineData((byte)19)]
     [InlineData((byte)255)]
     [InlineData((byte)0)]
     public async Task Unknown_type_or_second_validate_closes_only_that_connection(byte type)

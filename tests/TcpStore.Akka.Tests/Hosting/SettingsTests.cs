@@ -13,7 +13,7 @@ public sealed class SettingsTests
     {
         var settings = TcpStoreSettings.Create(Config.Empty).Listener;
         Assert.Equal(29500, settings.Port);
-        Assert.Equal("0.0.0.0", settings.Host);
+        Assert.Equal("::", settings.Host); // dual stack, falling back to 0.0.0.0 without IPv6, as PyTorch's server
         Assert.Equal(WireLimits.Default, settings.WireLimits);
         Assert.Equal(8192, settings.WireLimits.MaxKeyBytes);
         Assert.Equal(8 * 1024 * 1024, settings.WireLimits.MaxValueBytes);

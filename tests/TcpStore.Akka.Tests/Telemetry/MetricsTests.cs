@@ -1,4 +1,5 @@
 using TcpStore.Akka.Telemetry;
+using TcpStore.Akka.Tests.Support;
 using TcpStore.TestSupport;
 using static TcpStore.TestSupport.Wire;
 

@@ -21,7 +21,7 @@ public static class TcpStoreServerHost
 {
     /// <summary>
     /// Runs the server until <paramref name="cancellationToken"/> fires or the process is asked to stop (Ctrl-C,
-    /// SIGTERM). Returns the process exit code: 0 after a clean stop, 1 if the listener could not bind, 2 if
+    /// SIGTERM). Returns the process exit code: 0 after a clean stop, 1 if a store could not start (its port in use), 2 if
     /// <paramref name="configFile"/> does not exist.
     /// </summary>
     /// <param name="options">Server options (only the properties that are set override HOCON).</param>
@@ -81,7 +81,17 @@ public static class TcpStoreServerHost
         builder.Services.AddHostedService<BindingReporter>();
         Environment.ExitCode = 0;
         using var host = builder.Build();
-        await host.RunAsync(cancellationToken);
+        try
+        {
+            await host.RunAsync(cancellationToken);
+        }
+        catch (TcpStoreStartException e)
+        {
+            // The store's port is taken, or a setting is wrong: say so and exit 1, as any server that cannot bind.
+            (error ?? Console.Error).WriteLine($"tcpstore: {e.Message}");
+            return 1;
+        }
+
         return Environment.ExitCode;
     }
 

@@ -40,16 +40,20 @@ public sealed class TestStoreServer : IAsyncDisposable
                 akka.log-dead-letters = off
                 """));
         var system = ActorSystem.Create("tcpstore-test", config);
-        var (store, listener) = await system.StartTcpStoreAsync(TcpStoreSettings.Create(system));
-        var guardian = ActorRegistry.For(system).Get<TcpStoreGuardian>();
-        var binding = await listener.Ask<TcpStoreListener.Binding>(
-            TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
-        if (binding.LocalAddress is not IPEndPoint bound)
+        TcpStoreManager.StoreCreated created;
+        try
+        {
+            created = await system.StartTcpStoreAsync();
+        }
+        catch
         {
             await system.Terminate();
-            throw new InvalidOperationException($"test server did not bind: {binding.Failure}");
+            throw;
         }
 
+        var guardian = ActorRegistry.For(system).Get<TcpStoreGuardian>();
+        var (store, listener) = created.Components;
+        var bound = (IPEndPoint)created.Address;
         return new TestStoreServer(system, guardian, store, listener, bound.Port);
     }
 

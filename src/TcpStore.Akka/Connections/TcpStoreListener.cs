@@ -22,8 +22,11 @@ namespace TcpStore.Akka.Connections;
 /// </summary>
 public sealed class TcpStoreListener : ReceiveActor
 {
-    public static Props Props(ListenerSettings settings, IActorRef store) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreListener(settings, store));
+    /// <param name="settings">The listener's slice of its store's settings.</param>
+    /// <param name="store">The actor its connections send their batches to.</param>
+    /// <param name="budget">Connections shared with the other stores' listeners; none when the store is alone.</param>
+    public static Props Props(ListenerSettings settings, IActorRef store, ConnectionBudget? budget = null) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreListener(settings, store, budget ?? new ConnectionBudget(int.MaxValue)));
 
     /// <summary>Ask for the <see cref="Binding"/>: where the listener is bound, or why it could not bind.</summary>
     public sealed record GetBinding
@@ -53,6 +56,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ListenerSettings _settings;
     private readonly IActorRef _store;
+    private readonly ConnectionBudget _budget;
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
     private readonly List<Channel<AcceptedSocket>> _hosts = [];
@@ -61,10 +65,11 @@ public sealed class TcpStoreListener : ReceiveActor
     private int _openConnections;
     private readonly Dictionary<IActorRef, EndPoint> _peers = [];
 
-    public TcpStoreListener(ListenerSettings settings, IActorRef store)
+    public TcpStoreListener(ListenerSettings settings, IActorRef store, ConnectionBudget budget)
     {
         _settings = settings;
         _store = store;
+        _budget = budget;
         // One materializer per listener, child of this actor: stopping the listener stops every connection stream.
         _materializer = Context.Materializer();
         // One blueprint for every connection, fused here once: materializing it per socket (with the socket as an
@@ -113,6 +118,7 @@ public sealed class TcpStoreListener : ReceiveActor
     protected override void PostStop()
     {
         TcpStoreMetrics.Closed(_openConnections);
+        _budget.Return(_openConnections);
         foreach (var host in _hosts)
         {
             // Sockets no host took yet would stay open: nothing else knows them.
@@ -164,6 +170,7 @@ public sealed class TcpStoreListener : ReceiveActor
         Receive<ConnectionNotStarted>(failed =>
         {
             _openConnections--;
+            _budget.Return();
             TcpStoreMetrics.Closed();
             TcpStoreMetrics.Error("connection-failed");
             _log.Warning("A connection's stream did not start: {0}", failed.Cause.Message);
@@ -171,6 +178,7 @@ public sealed class TcpStoreListener : ReceiveActor
         Receive<ConnectionEnded>(ended =>
         {
             _openConnections--;
+            _budget.Return();
             _peers.Remove(ended.Connection);
             TcpStoreMetrics.Closed();
         });
@@ -217,6 +225,13 @@ public sealed class TcpStoreListener : ReceiveActor
             return;
         }
 
+        if (!_budget.TryTake())
+        {
+            Refuse(socket, peer, "max-total-connections",
+                $"max-total-connections ({_budget.Limit}, all stores together) reached");
+            return;
+        }
+
         if (!TcpSocketOptions.InheritedFromListener)
         {
             try
@@ -226,6 +241,7 @@ public sealed class TcpStoreListener : ReceiveActor
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 // The peer is already gone.
+                _budget.Return();
                 socket.Dispose();
                 TcpStoreMetrics.Error("connection-failed");
                 return;

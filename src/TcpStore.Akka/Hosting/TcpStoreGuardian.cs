@@ -15,9 +15,15 @@ namespace TcpStore.Akka.Hosting;
 public sealed class TcpStoreGuardian : ReceiveActor
 {
     /// <summary>A guardian whose store comes from <paramref name="storeProvider"/> (standalone when null).</summary>
-    public static Props Props(TcpStoreSettings settings, IStoreProvider? storeProvider = null) =>
-        global::Akka.Actor.Props.Create(() =>
-            new TcpStoreGuardian(settings, storeProvider ?? new StandaloneStoreProvider(settings.Store)));
+    /// <param name="settings">The store's settings.</param>
+    /// <param name="storeProvider">Where the store comes from; a <see cref="StoreActor"/> of its own when null.</param>
+    /// <param name="name">The store's name (<see cref="TcpStoreManager"/>).</param>
+    /// <param name="budget">Connections shared with the manager's other stores; none when null.</param>
+    public static Props Props(
+        TcpStoreSettings settings, IStoreProvider? storeProvider = null, string name = TcpStoreManager.DefaultStoreName,
+        ConnectionBudget? budget = null) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(
+            settings, storeProvider ?? new StandaloneStoreProvider(settings.Store), name, budget ?? new ConnectionBudget(int.MaxValue)));
 
     /// <summary>Ask for the guardian's children: answered with <see cref="Components"/>.</summary>
     public sealed record GetComponents
@@ -29,10 +35,11 @@ public sealed class TcpStoreGuardian : ReceiveActor
     public sealed record Components(IActorRef Store, IActorRef Listener);
 
     /// <summary>Public because Akka creates actors through their public constructors; use <see cref="Props"/>.</summary>
-    public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider)
+    public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider, string name, ConnectionBudget budget)
     {
+        Name = name;
         var store = storeProvider.CreateStore(Context);
-        var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store), "listener");
+        var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store, budget), "listener");
         var components = new Components(store, listener);
 
         Receive<GetComponents>(_ => Sender.Tell(components));
@@ -42,6 +49,9 @@ public sealed class TcpStoreGuardian : ReceiveActor
         // Cluster mode: the store this node used is gone; the listener tells every connection.
         Receive<StoreProtocol.StoreLost>(lost => listener.Forward(lost));
     }
+
+    /// <summary>The store's name.</summary>
+    public string Name { get; }
 
     /// <summary>
     /// Resume, never restart: a restart would lose every stored key. The store turns a client's bad request into a

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -22,54 +23,65 @@ public static class TcpStoreHealthChecks
     /// <summary>Tags of both checks: <c>tcpstore</c> and <c>ready</c> (Akka.Hosting adds <c>akka.net</c>).</summary>
     public static readonly IReadOnlyList<string> Tags = ["tcpstore", "ready"];
 
-    /// <summary>Healthy when the listener reports a bound address; unhealthy when it failed to bind or has not yet.</summary>
+    /// <summary>Healthy when every store's listener is bound; a store that could not bind never starts, so this
+    /// fails only until the stores have started (or when none was asked for).</summary>
     public static async Task<HealthCheckResult> CheckListenerAsync(
         ActorSystem system, ActorRegistry registry, CancellationToken cancellationToken)
     {
-        if (!registry.TryGet<TcpStoreListener>(out var listener))
-            return HealthCheckResult.Unhealthy("the TcpStore listener has not started");
-        var timeout = StoreTimeout(system);
-        try
-        {
-            // The listener stashes this request until its bind has succeeded or failed.
-            var binding = await listener.Ask<TcpStoreListener.Binding>(
-                TcpStoreListener.GetBinding.Instance, timeout, cancellationToken);
-            return binding.LocalAddress is { } address
-                ? HealthCheckResult.Healthy($"listening on {address}")
-                : HealthCheckResult.Unhealthy($"the listener could not bind: {binding.Failure}");
-        }
-        catch (AskTimeoutException)
-        {
-            return HealthCheckResult.Unhealthy($"the listener has not bound within {timeout.TotalSeconds:0.###}s");
-        }
+        var (stores, failure) = await ListAsync(system, registry, cancellationToken);
+        if (stores is null) return HealthCheckResult.Unhealthy(failure);
+        return stores.Count == 0
+            ? HealthCheckResult.Unhealthy("no TcpStore store is serving")
+            : HealthCheckResult.Healthy(string.Join(", ", stores.Select(s => $"{s.Name} listening on {s.Address}")));
     }
 
-    /// <summary>Healthy when the store answers a <see cref="StoreProtocol.GetStats"/> within the configured bound.</summary>
+    /// <summary>Healthy when every store answers a <see cref="StoreProtocol.GetStats"/> within the configured bound.</summary>
     public static async Task<HealthCheckResult> CheckStoreAsync(
         ActorSystem system, ActorRegistry registry, CancellationToken cancellationToken)
     {
-        if (!registry.TryGet<StoreEndpoint>(out var store))
-            return HealthCheckResult.Unhealthy("the TcpStore store has not started");
-        var timeout = StoreTimeout(system);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (stores, failure) = await ListAsync(system, registry, cancellationToken);
+        if (stores is null) return HealthCheckResult.Unhealthy(failure);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        return HealthCheckResult.Healthy(
+            $"{stores.Count} store(s) answered in {elapsed.TotalMilliseconds:0.#} ms " +
+            $"({stores.Sum(s => s.Keys)} keys, {stores.Sum(s => s.WaitingConnections)} waiting)");
+    }
+
+    /// <summary>Registers both checks on <paramref name="builder"/>, once however often it is called.</summary>
+    public static AkkaConfigurationBuilder WithTcpStoreHealthChecks(this AkkaConfigurationBuilder builder)
+    {
+        if (Registered.TryGetValue(builder, out _)) return builder;
+        Registered.Add(builder, Registered);
+        return builder
+            .WithHealthCheck(ListenerCheckName, CheckListenerAsync, HealthStatus.Unhealthy, Tags)
+            .WithHealthCheck(StoreCheckName, CheckStoreAsync, HealthStatus.Unhealthy, Tags);
+    }
+
+    private static readonly ConditionalWeakTable<AkkaConfigurationBuilder, object> Registered = new();
+
+    /// <summary>Every store's summary from the manager, which asks each store within the health bound.</summary>
+    private static async Task<(IReadOnlyList<TcpStoreManager.StoreSummary>? Stores, string Failure)> ListAsync(
+        ActorSystem system, ActorRegistry registry, CancellationToken cancellationToken)
+    {
+        if (!registry.TryGet<TcpStoreManager>(out var manager))
+            return (null, "TcpStore has not started");
+        var timeout = StoreTimeout(system);
         try
         {
-            var stats = await store.Ask<StoreProtocol.StoreStats>(StoreProtocol.GetStats.Instance, timeout, cancellationToken);
-            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            return HealthCheckResult.Healthy(
-                $"the store answered in {elapsed.TotalMilliseconds:0.#} ms ({stats.Keys} keys, {stats.WaitingConnections} waiting)");
+            var list = await manager.Ask<TcpStoreManager.StoreList>(
+                new TcpStoreManager.ListStores(timeout), timeout + timeout, cancellationToken);
+            return (list.Stores, "");
         }
         catch (AskTimeoutException)
         {
-            return HealthCheckResult.Unhealthy($"the store did not answer within {timeout.TotalSeconds:0.###}s");
+            return (null, $"the stores did not answer within {timeout.TotalSeconds:0.###}s");
+        }
+        catch (TimeoutException)
+        {
+            return (null, $"a store did not answer within {timeout.TotalSeconds:0.###}s");
         }
     }
-
-    /// <summary>Registers both checks on <paramref name="builder"/>.</summary>
-    public static AkkaConfigurationBuilder WithTcpStoreHealthChecks(this AkkaConfigurationBuilder builder) =>
-        builder
-            .WithHealthCheck(ListenerCheckName, CheckListenerAsync, HealthStatus.Unhealthy, Tags)
-            .WithHealthCheck(StoreCheckName, CheckStoreAsync, HealthStatus.Unhealthy, Tags);
 
     private static TimeSpan StoreTimeout(ActorSystem system)
     {

@@ -7,13 +7,13 @@ using TcpStore.Akka.Store;
 
 namespace TcpStore.Akka.Hosting;
 
-/// <summary>Akka.Hosting entry points: <c>builder.WithTcpStore(...)</c>.</summary>
+/// <summary>Akka.Hosting entry points: <c>builder.WithTcpStore(...)</c> and <c>builder.WithTcpStores(...)</c>.</summary>
 public static class TcpStoreHostingExtensions
 {
-    /// <summary>The name of the guardian actor (<c>/user/tcpstore</c>).</summary>
-    public const string GuardianName = "tcpstore";
+    /// <summary>The name of the store manager (<c>/user/tcpstore</c>); each store is its child, named as the store.</summary>
+    public const string ManagerName = "tcpstore";
 
-    /// <summary>How long a start waits for the guardian to report its children (it creates them at once).</summary>
+    /// <summary>How long a start waits for the manager to report a store (it serves within milliseconds).</summary>
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Runs a TcpStore server in this actor system, on <paramref name="host"/>:<paramref name="port"/>
@@ -32,18 +32,20 @@ public static class TcpStoreHostingExtensions
         return builder.WithTcpStore(options);
     }
 
-    /// <summary>Runs a standalone TcpStore server in this actor system.</summary>
+    /// <summary>Runs a standalone TcpStore server in this actor system: the store named <c>default</c>.</summary>
     public static AkkaConfigurationBuilder WithTcpStore(this AkkaConfigurationBuilder builder, TcpStoreOptions options) =>
         builder.WithTcpStore(options, storeProvider: null);
 
     /// <summary>
-    /// Runs a TcpStore server in this actor system whose store comes from <paramref name="storeProvider"/> (cluster
-    /// mode's <c>WithTcpStoreCluster</c> passes its own); null runs the standalone <see cref="StoreActor"/>. The
-    /// options' HOCON goes first, the embedded defaults last, so that any HOCON the host adds in between still
-    /// overrides the defaults. The <see cref="TcpStoreGuardian"/>, the store (<see cref="StoreEndpoint"/>) and the
-    /// <see cref="TcpStoreListener"/> are registered in the <see cref="ActorRegistry"/> before the host's start
-    /// completes, so no lookup after it can miss them. The listener and store health checks
-    /// (<see cref="TcpStoreHealthChecks"/>) are registered with <c>WithHealthCheck</c>.
+    /// Runs a TcpStore server in this actor system, the store named <c>default</c>, whose store comes from
+    /// <paramref name="storeProvider"/> (cluster mode's <c>WithTcpStoreCluster</c> passes its own); null runs the
+    /// standalone <see cref="StoreActor"/>. The options' HOCON goes first, the embedded defaults last, so that any
+    /// HOCON the host adds in between still overrides the defaults. The <see cref="TcpStoreManager"/>, and the default
+    /// store's <see cref="TcpStoreGuardian"/>, store (<see cref="StoreEndpoint"/>) and <see cref="TcpStoreListener"/>,
+    /// are registered in the <see cref="ActorRegistry"/> before the host's start completes, so no lookup after it
+    /// can miss them; a store that cannot bind its port fails the host's start with a
+    /// <see cref="TcpStoreStartException"/>. The health checks (<see cref="TcpStoreHealthChecks"/>) are registered
+    /// with <c>WithHealthCheck</c>. Stores declared under <c>tcpstore.stores</c> start too.
     /// </summary>
     public static AkkaConfigurationBuilder WithTcpStore(
         this AkkaConfigurationBuilder builder,
@@ -57,36 +59,110 @@ public static class TcpStoreHostingExtensions
             .AddHocon(TcpStoreSettings.DefaultConfig(), HoconAddMode.Append)
             .WithActors(async (system, _) =>
             {
-                var settings = TcpStoreSettings.Create(system);
-                await system.StartTcpStoreAsync(settings, storeProvider?.Invoke(system, settings) ?? Standalone(settings));
+                var provider = storeProvider is null
+                    ? null
+                    : (Func<string, TcpStoreSettings, IStoreProvider>)((name, settings) => name == TcpStoreManager.DefaultStoreName
+                        ? storeProvider(system, settings)
+                        : throw new ConfigurationException(
+                            $"store \"{name}\": named stores run standalone only; cluster mode serves the default store"));
+                await system.StartTcpStoreAsync(TcpStoreManager.DefaultStoreName, storeProvider: provider).ConfigureAwait(false);
+                await system.StartDeclaredTcpStoresAsync().ConfigureAwait(false);
             })
             .WithTcpStoreHealthChecks();
     }
 
     /// <summary>
-    /// Starts the component in <paramref name="system"/> (the guardian <c>/user/tcpstore</c> with its store and
-    /// listener) and registers all three in the system's <see cref="ActorRegistry"/> before it returns: the guardian
-    /// as <see cref="TcpStoreGuardian"/>, the store as <see cref="StoreEndpoint"/>, the listener as
-    /// <see cref="TcpStoreListener"/>. <c>WithTcpStore</c> calls it while the host starts; a system built without
-    /// Akka.Hosting may call it itself.
+    /// Runs the named stores <paramref name="stores"/> (name → options) in this actor system, each with its own
+    /// port, keys and limits; options not set inherit <c>tcpstore</c> (and <c>tcpstore.stores.&lt;name&gt;</c>).
+    /// Stores declared under <c>tcpstore.stores</c> start too. More can be created and removed at run time through
+    /// the <see cref="TcpStoreManager"/> (registered in the <see cref="ActorRegistry"/>) or a
+    /// <see cref="TcpStoreManagerClient"/>.
     /// </summary>
-    public static async Task<TcpStoreGuardian.Components> StartTcpStoreAsync(
-        this ActorSystem system, TcpStoreSettings settings, IStoreProvider? storeProvider = null)
+    public static AkkaConfigurationBuilder WithTcpStores(
+        this AkkaConfigurationBuilder builder, IReadOnlyDictionary<string, TcpStoreOptions>? stores = null)
     {
-        var registry = ActorRegistry.For(system);
-        var guardian = system.ActorOf(TcpStoreGuardian.Props(settings, storeProvider), GuardianName);
-        registry.Register<TcpStoreGuardian>(guardian);
-        var components = await guardian.Ask<TcpStoreGuardian.Components>(
-            TcpStoreGuardian.GetComponents.Instance, StartTimeout).ConfigureAwait(false);
-        registry.Register<StoreEndpoint>(components.Store);
-        registry.Register<TcpStoreListener>(components.Listener);
-        return components;
+        var declared = stores?.ToDictionary(s => s.Key, s => s.Value.ToConfig()) ?? [];
+        return builder
+            .AddHocon(TcpStoreSettings.DefaultConfig(), HoconAddMode.Append)
+            .WithActors(async (system, _) =>
+            {
+                foreach (var (name, overrides) in declared)
+                {
+                    var section = overrides.HasPath(TcpStoreSettings.ConfigPath)
+                        ? overrides.GetConfig(TcpStoreSettings.ConfigPath)
+                        : Config.Empty;
+                    await system.StartTcpStoreAsync(name, section).ConfigureAwait(false);
+                }
+                await system.StartDeclaredTcpStoresAsync().ConfigureAwait(false);
+            })
+            .WithTcpStoreHealthChecks();
     }
 
-    private static StandaloneStoreProvider Standalone(TcpStoreSettings settings) =>
-        settings.ClusterEnabled
-            ? throw new ConfigurationException(
-                $"{TcpStoreSettings.ConfigPath}.cluster.enabled = on, but the store was added with WithTcpStore: cluster " +
-                "mode is started with WithTcpStoreCluster (package TcpStore.Akka.Cluster).")
-            : new StandaloneStoreProvider(settings.Store);
+    /// <summary>
+    /// Starts the store named <paramref name="name"/> in <paramref name="system"/>, and the
+    /// <see cref="TcpStoreManager"/> first if the system has none (<paramref name="storeProvider"/> then decides where
+    /// its stores come from), and returns once it serves. The manager is registered in the system's
+    /// <see cref="ActorRegistry"/>; so is the default store: its guardian as <see cref="TcpStoreGuardian"/>, its store
+    /// as <see cref="StoreEndpoint"/>, its listener as <see cref="TcpStoreListener"/>. <c>WithTcpStore</c> calls it
+    /// while the host starts; a system built without Akka.Hosting may call it itself.
+    /// </summary>
+    /// <exception cref="TcpStoreStartException">The store could not be created (a port in use, a bad setting, …).</exception>
+    public static async Task<TcpStoreManager.StoreCreated> StartTcpStoreAsync(
+        this ActorSystem system, string name = TcpStoreManager.DefaultStoreName, Config? overrides = null,
+        Func<string, TcpStoreSettings, IStoreProvider>? storeProvider = null)
+    {
+        var manager = EnsureManager(system, storeProvider);
+        var answer = await manager.Ask(new TcpStoreManager.CreateStore(name, overrides), StartTimeout).ConfigureAwait(false);
+        if (answer is not TcpStoreManager.StoreCreated created)
+            throw new TcpStoreStartException(name, (answer as TcpStoreManager.StoreNotCreated)?.Reason ?? $"unexpected answer {answer}");
+
+        if (name == TcpStoreManager.DefaultStoreName)
+        {
+            var registry = ActorRegistry.For(system);
+            var info = await manager.Ask<TcpStoreManager.StoreInfo>(new TcpStoreManager.GetStore(name), StartTimeout)
+                .ConfigureAwait(false);
+            registry.Register<TcpStoreGuardian>(info.Guardian);
+            registry.Register<StoreEndpoint>(created.Components.Store);
+            registry.Register<TcpStoreListener>(created.Components.Listener);
+        }
+
+        return created;
+    }
+
+    /// <summary>Starts every store declared under <c>tcpstore.stores</c> that is not running yet.</summary>
+    private static async Task StartDeclaredTcpStoresAsync(this ActorSystem system)
+    {
+        var tcpstore = system.Settings.Config.GetConfig(TcpStoreSettings.ConfigPath);
+        if (tcpstore is null || !tcpstore.HasPath("stores")) return;
+        var manager = EnsureManager(system, null);
+        foreach (var name in tcpstore.GetConfig("stores").AsEnumerable().Select(e => e.Key.Split('.')[0]).Distinct())
+        {
+            if (await manager.Ask(new TcpStoreManager.GetStore(name), StartTimeout).ConfigureAwait(false) is TcpStoreManager.StoreInfo)
+                continue;
+            await system.StartTcpStoreAsync(name).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The system's store manager, created (and registered) by the first start.</summary>
+    private static IActorRef EnsureManager(ActorSystem system, Func<string, TcpStoreSettings, IStoreProvider>? storeProvider)
+    {
+        var registry = ActorRegistry.For(system);
+        if (registry.TryGet<TcpStoreManager>(out var manager)) return manager;
+        TcpStoreSettings.Create(system); // injects the embedded defaults as the configuration's fallback
+        var tcpstore = system.Settings.Config.GetConfig(TcpStoreSettings.ConfigPath);
+        manager = system.ActorOf(TcpStoreManager.Props(tcpstore, storeProvider), ManagerName);
+        registry.Register<TcpStoreManager>(manager);
+        return manager;
+    }
+}
+
+/// <summary>A store could not be started: its name, and why (a port in use, a bad setting, a limit).</summary>
+public sealed class TcpStoreStartException(string store, string reason)
+    : Exception($"TcpStore store \"{store}\" could not start: {reason}")
+{
+    /// <summary>The store's name.</summary>
+    public string Store { get; } = store;
+
+    /// <summary>Why it could not start.</summary>
+    public string Reason { get; } = reason;
 }

@@ -66,7 +66,7 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
     public async Task The_builder_registers_the_node_gateway_and_serves_clients_through_the_singleton()
     {
         var store = Registry.Get<StoreEndpoint>();
-        Assert.Equal("/user/tcpstore/store", store.Path.ToStringWithoutAddress());
+        Assert.Equal("/user/tcpstore/default/store", store.Path.ToStringWithoutAddress());
         var binding = await Registry.Get<TcpStoreGuardian>().Ask<TcpStoreListener.Binding>(
             TcpStoreListener.GetBinding.Instance, TimeSpan.FromSeconds(10));
         var port = Assert.IsType<IPEndPoint>(binding.LocalAddress).Port;
@@ -120,7 +120,7 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
         using var host = builder.Build();
         var error = await Record.ExceptionAsync(() => host.StartAsync());
         await host.StopAsync();
-        var configuration = Assert.IsType<ConfigurationException>(error);
-        Assert.Contains("WithTcpStoreCluster", configuration.Message);
+        var refused = Assert.IsType<TcpStoreStartException>(error);
+        Assert.Contains("WithTcpStoreCluster", refused.Reason);
     }
 }

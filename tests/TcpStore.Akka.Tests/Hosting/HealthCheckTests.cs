@@ -46,7 +46,7 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
-    public async Task A_bound_listener_and_an_answering_store_are_healthy()
+    public async Task Bound_listeners_and_answering_stores_are_healthy()
     {
         using var host = await StartHostAsync(0);
         try
@@ -55,8 +55,10 @@ public sealed class HealthCheckTests
             Assert.Equal(HealthStatus.Healthy, report.Status);
             var listener = report.Entries[TcpStoreHealthChecks.ListenerCheckName];
             Assert.Equal(HealthStatus.Healthy, listener.Status);
-            Assert.StartsWith("listening on 127.0.0.1:", listener.Description);
-            Assert.Equal(HealthStatus.Healthy, report.Entries[TcpStoreHealthChecks.StoreCheckName].Status);
+            Assert.StartsWith("default listening on 127.0.0.1:", listener.Description);
+            var store = report.Entries[TcpStoreHealthChecks.StoreCheckName];
+            Assert.Equal(HealthStatus.Healthy, store.Status);
+            Assert.StartsWith("1 store(s) answered in", store.Description);
             Assert.Contains("tcpstore", listener.Tags);
         }
         finally
@@ -66,30 +68,17 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
-    public async Task A_listener_that_could_not_bind_is_unhealthy()
+    public async Task A_store_that_cannot_bind_fails_the_hosts_start_with_the_reason()
     {
         await using var first = await TestStoreServer.StartAsync();
-        using var host = await StartHostAsync(first.Port);
-        try
-        {
-            // Both checks settle: until the store and the listener have started, each check is unhealthy for that
-            // reason ("has not started"), not for the one under test.
-            var report = await EventuallyReportAsync(host, r =>
-                r.Entries[TcpStoreHealthChecks.ListenerCheckName].Description?.Contains("could not bind") == true &&
-                r.Entries[TcpStoreHealthChecks.StoreCheckName].Status == HealthStatus.Healthy);
-            var listener = report.Entries[TcpStoreHealthChecks.ListenerCheckName];
-            Assert.Equal(HealthStatus.Unhealthy, listener.Status);
-            Assert.Contains("could not bind", listener.Description);
-            Assert.Equal(HealthStatus.Healthy, report.Entries[TcpStoreHealthChecks.StoreCheckName].Status);
-        }
-        finally
-        {
-            await host.StopAsync();
-        }
+        var error = await Assert.ThrowsAsync<TcpStoreStartException>(() => StartHostAsync(first.Port));
+        Assert.Equal(TcpStoreManager.DefaultStoreName, error.Store);
+        Assert.Contains("could not bind", error.Reason);
+        Assert.Contains(first.Port.ToString(), error.Reason);
     }
 
     [Fact]
-    public async Task A_store_that_does_not_answer_within_the_bound_is_unhealthy()
+    public async Task Stores_that_do_not_answer_within_the_bound_are_unhealthy()
     {
         var system = ActorSystem.Create("health-store-test",
             ConfigurationFactory.ParseString("tcpstore.health.store-timeout = 300ms\nakka.log-dead-letters = off"));
@@ -100,7 +89,7 @@ public sealed class HealthCheckTests
             Assert.Equal(HealthStatus.Unhealthy, missing.Status);
             Assert.Contains("has not started", missing.Description);
 
-            registry.Register<StoreEndpoint>(system.ActorOf(BlackHoleActor.Props));
+            registry.Register<TcpStoreManager>(system.ActorOf(BlackHoleActor.Props));
             var started = DateTime.UtcNow;
             var silent = await TcpStoreHealthChecks.CheckStoreAsync(system, registry, CancellationToken.None);
             Assert.Equal(HealthStatus.Unhealthy, silent.Status);

@@ -59,7 +59,7 @@ public sealed class WithTcpStoreTests : IAsyncLifetime
         var guardian = Registry.Get<TcpStoreGuardian>();
         var port = await BoundPortAsync();
         var store = Registry.Get<StoreEndpoint>();
-        Assert.Equal("/user/" + TcpStoreHostingExtensions.GuardianName, guardian.Path.ToStringWithoutAddress());
+        Assert.Equal($"/user/{TcpStoreHostingExtensions.ManagerName}/{TcpStoreManager.DefaultStoreName}", guardian.Path.ToStringWithoutAddress());
         var required = _host.Services.GetRequiredService<IRequiredActor<StoreEndpoint>>();
         Assert.Equal(Registry.Get<TcpStoreListener>(), await _host.Services.GetRequiredService<IRequiredActor<TcpStoreListener>>().GetAsync());
         Assert.Equal(store, await required.GetAsync());

@@ -6,6 +6,7 @@ using Akka.DistributedData;
 using Akka.Event;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Cluster;
 
@@ -77,7 +78,7 @@ internal sealed class ClusterStoreProvider : IStoreProvider
         system.Settings.InjectTopLevelFallback(ClusterSingleton.DefaultConfig());
     }
 
-    public IActorRef CreateStore(IActorContext guardian)
+    public IActorRef CreateStore(IActorContext guardian, StoreMetrics metrics)
     {
         var system = guardian.System;
         var role = _settings.Role.Length > 0 ? _settings.Role : null;

@@ -31,11 +31,13 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
     private readonly IActorRef _listener;
     private readonly ILoggingAdapter _log;
     private readonly int _maxBufferedBytes;
+    private readonly StoreMetrics _metrics;
 
     // The log is the listener's, shared by its connections: a stage's own Log would build a logger (and format its
     // interpreter actor's path) for every connection.
-    public ConnectionStage(IActorRef store, IActorRef listener, ILoggingAdapter log, int maxBufferedBytes)
+    public ConnectionStage(IActorRef store, IActorRef listener, ILoggingAdapter log, int maxBufferedBytes, StoreMetrics? metrics = null)
     {
+        _metrics = metrics ?? TcpStoreMetrics.Unmanaged;
         _store = store;
         _listener = listener;
         _log = log;
@@ -121,7 +123,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
             switch (message.Message)
             {
                 case StoreProtocol.Executed executed:
-                    TcpStoreMetrics.BatchCompleted(_executeSentAt);
+                    _stage._metrics.BatchCompleted(_executeSentAt);
                     _batchInFlight = false;
                     foreach (var reply in executed.Replies)
                     {
@@ -171,7 +173,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 // Checked before encoding, so an oversized reply is never built. The bytes already pending are
                 // dropped: a peer that does not read would never take them.
                 _ready.Clear();
-                TcpStoreMetrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
+                _stage._metrics.ClosedForCause("max-buffered-bytes-per-connection", "none");
                 _stage._log.Warning("Closing connection from {0}: max-buffered-bytes-per-connection: {1} reply " +
                                     "bytes pending exceed the limit of {2}", _peer, bytes, _stage._maxBufferedBytes);
                 FailStage(new OutboundBufferOverflowException(_stage._maxBufferedBytes));
@@ -211,7 +213,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
             else
             {
                 _stage._log.Debug("Connection from {0} failed: {1}", _peer, e.Message);
-                TcpStoreMetrics.Error("connection-failed");
+                _stage._metrics.Error("connection-failed");
                 FailStage(e);
             }
         }
@@ -220,7 +222,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 
         private void CloseForCause(QueryType? query, string reason, string detail)
         {
-            TcpStoreMetrics.ClosedForCause(reason, query?.ToString() ?? "none");
+            _stage._metrics.ClosedForCause(reason, query?.ToString() ?? "none");
             _stage._log.Warning("Closing connection from {0}: {1} ({2}): {3}", _peer, reason,
                 query?.ToString() ?? "no query", detail);
             CompleteAfterPending();

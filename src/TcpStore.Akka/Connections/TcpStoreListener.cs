@@ -25,8 +25,10 @@ public sealed class TcpStoreListener : ReceiveActor
     /// <param name="settings">The listener's slice of its store's settings.</param>
     /// <param name="store">The actor its connections send their batches to.</param>
     /// <param name="budget">Connections shared with the other stores' listeners; none when the store is alone.</param>
-    public static Props Props(ListenerSettings settings, IActorRef store, ConnectionBudget? budget = null) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreListener(settings, store, budget ?? new ConnectionBudget(int.MaxValue)));
+    /// <param name="metrics">The store's metrics; the default store's when null.</param>
+    public static Props Props(ListenerSettings settings, IActorRef store, ConnectionBudget? budget = null, StoreMetrics? metrics = null) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreListener(
+            settings, store, budget ?? new ConnectionBudget(int.MaxValue), metrics ?? TcpStoreMetrics.Unmanaged));
 
     /// <summary>Ask for the <see cref="Binding"/>: where the listener is bound, or why it could not bind.</summary>
     public sealed record GetBinding
@@ -57,6 +59,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private readonly ListenerSettings _settings;
     private readonly IActorRef _store;
     private readonly ConnectionBudget _budget;
+    private readonly StoreMetrics _metrics;
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
     private readonly List<Channel<AcceptedSocket>> _hosts = [];
@@ -65,17 +68,18 @@ public sealed class TcpStoreListener : ReceiveActor
     private int _openConnections;
     private readonly Dictionary<IActorRef, EndPoint> _peers = [];
 
-    public TcpStoreListener(ListenerSettings settings, IActorRef store, ConnectionBudget budget)
+    public TcpStoreListener(ListenerSettings settings, IActorRef store, ConnectionBudget budget, StoreMetrics metrics)
     {
         _settings = settings;
         _store = store;
         _budget = budget;
+        _metrics = metrics;
         // One materializer per listener, child of this actor: stopping the listener stops every connection stream.
         _materializer = Context.Materializer();
         // One blueprint for every connection, fused here once: materializing it per socket (with the socket as an
         // AcceptedSocket attribute) skips composing and fusing a graph per connection (docs/PERFORMANCE.md, storms).
         var exchange = QueryDecoder.Create(settings.WireLimits)
-            .Via(new ConnectionStage(store, Self, _log, settings.MaxBufferedBytesPerConnection));
+            .Via(new ConnectionStage(store, Self, _log, settings.MaxBufferedBytesPerConnection, metrics));
         var socket = Flow.FromGraph(new SocketConnection(_log, settings.ReceiveChunkBytes));
         _connection = Fusing.Aggressive(socket.Join(exchange));
     }
@@ -91,7 +95,7 @@ public sealed class TcpStoreListener : ReceiveActor
         catch (Exception e) when (e is SocketException or ArgumentException)
         {
             _log.Error(e, "TcpStore failed to bind {0}:{1}", _settings.Host, _settings.Port);
-            TcpStoreMetrics.Error("bind-failed");
+            _metrics.Error("bind-failed");
             Become(() => Unbound($"{_settings.Host}:{_settings.Port}: {e.Message}"));
             return;
         }
@@ -117,7 +121,7 @@ public sealed class TcpStoreListener : ReceiveActor
 
     protected override void PostStop()
     {
-        TcpStoreMetrics.Closed(_openConnections);
+        _metrics.Closed(_openConnections);
         _budget.Return(_openConnections);
         foreach (var host in _hosts)
         {
@@ -171,8 +175,8 @@ public sealed class TcpStoreListener : ReceiveActor
         {
             _openConnections--;
             _budget.Return();
-            TcpStoreMetrics.Closed();
-            TcpStoreMetrics.Error("connection-failed");
+            _metrics.Closed();
+            _metrics.Error("connection-failed");
             _log.Warning("A connection's stream did not start: {0}", failed.Cause.Message);
         });
         Receive<ConnectionEnded>(ended =>
@@ -180,7 +184,7 @@ public sealed class TcpStoreListener : ReceiveActor
             _openConnections--;
             _budget.Return();
             _peers.Remove(ended.Connection);
-            TcpStoreMetrics.Closed();
+            _metrics.Closed();
         });
         Receive<GetPeers>(get => Sender.Tell(new Peers(PeersOf(get.Connections))));
         Receive<StoreProtocol.StoreLost>(lost =>
@@ -243,13 +247,13 @@ public sealed class TcpStoreListener : ReceiveActor
                 // The peer is already gone.
                 _budget.Return();
                 socket.Dispose();
-                TcpStoreMetrics.Error("connection-failed");
+                _metrics.Error("connection-failed");
                 return;
             }
         }
 
         _openConnections++;
-        TcpStoreMetrics.Accepted();
+        _metrics.Accepted();
         // Materializing takes far longer than accounting for it, so a host does it, not this actor; the hosts take
         // turns, so a burst of connections that send nothing (a scan, storeload abuse probe 14) is spread over all
         // of them and the next client still starts at once.
@@ -261,7 +265,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private void Refuse(Socket socket, EndPoint? peer, string reason, string detail)
     {
         _log.Warning("Refusing connection from {0}: {1}", peer, detail);
-        TcpStoreMetrics.Refused(reason);
+        _metrics.Refused(reason);
         socket.Dispose();
     }
 

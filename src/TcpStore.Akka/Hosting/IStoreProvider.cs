@@ -1,5 +1,6 @@
 using Akka.Actor;
 using TcpStore.Akka.Store;
+using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Hosting;
 
@@ -11,21 +12,25 @@ namespace TcpStore.Akka.Hosting;
 public interface IStoreProvider
 {
     /// <summary>
-    /// Creates the store, or the way to it, in <paramref name="guardian"/>'s context, and returns the ref that takes
-    /// the <see cref="StoreProtocol"/> messages. A provider whose store can be lost tells the guardian
-    /// <see cref="StoreProtocol.StoreLost"/> when that happens.
+    /// Creates the store, or the way to it, in <paramref name="guardian"/>'s context, counting through
+    /// <paramref name="metrics"/> (the store's), and returns the ref that takes the <see cref="StoreProtocol"/>
+    /// messages. A provider whose store can be lost tells the guardian <see cref="StoreProtocol.StoreLost"/> when that
+    /// happens.
     /// </summary>
-    IActorRef CreateStore(IActorContext guardian);
+    IActorRef CreateStore(IActorContext guardian, StoreMetrics metrics);
 }
 
 /// <summary>The standalone store: one <see cref="StoreActor"/>, the guardian's child <c>store</c>.</summary>
-public sealed class StandaloneStoreProvider(Props storeProps) : IStoreProvider
+public sealed class StandaloneStoreProvider : IStoreProvider
 {
+    private readonly Func<StoreMetrics, Props> _storeProps;
+
     /// <summary>A <see cref="StoreActor"/> that holds at most what <paramref name="limits"/> allow.</summary>
-    public StandaloneStoreProvider(StoreLimits limits) : this(StoreActor.Props(limits))
-    {
-    }
+    public StandaloneStoreProvider(StoreLimits limits) => _storeProps = metrics => StoreActor.Props(limits, metrics);
+
+    /// <summary>A store of <paramref name="storeProps"/> (a test's stand-in); it counts nothing.</summary>
+    public StandaloneStoreProvider(Props storeProps) => _storeProps = _ => storeProps;
 
     /// <inheritdoc />
-    public IActorRef CreateStore(IActorContext guardian) => guardian.ActorOf(storeProps, "store");
+    public IActorRef CreateStore(IActorContext guardian, StoreMetrics metrics) => guardian.ActorOf(_storeProps(metrics), "store");
 }

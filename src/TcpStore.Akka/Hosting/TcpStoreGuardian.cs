@@ -2,6 +2,7 @@ using Akka.Actor;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Store;
+using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Hosting;
 
@@ -38,8 +39,9 @@ public sealed class TcpStoreGuardian : ReceiveActor
     public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider, string name, ConnectionBudget budget)
     {
         Name = name;
-        var store = storeProvider.CreateStore(Context);
-        var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store, budget), "listener");
+        _metrics = TcpStoreMetrics.Acquire(name);
+        var store = storeProvider.CreateStore(Context, _metrics);
+        var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store, budget, _metrics), "listener");
         var components = new Components(store, listener);
 
         Receive<GetComponents>(_ => Sender.Tell(components));
@@ -50,8 +52,13 @@ public sealed class TcpStoreGuardian : ReceiveActor
         Receive<StoreProtocol.StoreLost>(lost => listener.Forward(lost));
     }
 
+    private readonly StoreMetrics _metrics;
+
     /// <summary>The store's name.</summary>
     public string Name { get; }
+
+    /// <summary>The store is gone (removed, or its system stops): so are its counts.</summary>
+    protected override void PostStop() => TcpStoreMetrics.Release(_metrics);
 
     /// <summary>
     /// Resume, never restart: a restart would lose every stored key. The store turns a client's bad request into a

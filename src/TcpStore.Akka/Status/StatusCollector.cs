@@ -13,7 +13,7 @@ namespace TcpStore.Akka.Status;
 /// Builds a <see cref="StatusReport"/> by asking the store (the only owner of state) and the listener (which knows
 /// each connection's peer). Used by the admin endpoint; any host can call it too.
 /// </summary>
-public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStoreSettings settings)
+public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStoreSettings settings, string storeName = "default")
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
 
@@ -62,10 +62,10 @@ public sealed class StatusCollector(IActorRef store, IActorRef listener, TcpStor
                 StoredBytes = s.StoredBytes,
                 WaitingConnections = s.WaitingConnections,
                 WaiterRegistrations = s.WaiterRegistrations,
-                AcceptedLastSecond = TcpStoreMetrics.AcceptedLastSecond(),
+                AcceptedLastSecond = TcpStoreMetrics.Find(storeName)?.AcceptedLastSecond() ?? 0,
             },
-            Operations = TcpStoreMetrics.OperationTotals(),
-            Errors = TcpStoreMetrics.ErrorTotals(),
+            Operations = TcpStoreMetrics.Find(storeName)?.OperationTotals() ?? new Dictionary<string, long>(),
+            Errors = TcpStoreMetrics.Find(storeName)?.ErrorTotals() ?? new Dictionary<string, long>(),
             Awaited = new AwaitedKeys
             {
                 Total = awaited.TotalKeys,

@@ -14,17 +14,19 @@ namespace TcpStore.Akka.Store;
 public sealed class StoreActor : ReceiveActor
 {
     private readonly StoreEngine _engine;
-    private readonly StoreGauges _gauges = new();
+    private readonly StoreGauges _gauges;
 
-    private StoreActor(StoreLimits limits, Action<Query>? faultInjector)
+    private StoreActor(StoreLimits limits, StoreMetrics metrics, Action<Query>? faultInjector)
     {
         var self = Self;
+        _gauges = new StoreGauges(metrics.Store);
         _engine = new StoreEngine(
             limits,
             connection => connection.Tell(WaitCompleted.Instance, self),
             Context.GetLogger(),
             changes: null,
-            faultInjector);
+            faultInjector,
+            metrics);
 
         Receive<Execute>(m =>
         {
@@ -47,7 +49,8 @@ public sealed class StoreActor : ReceiveActor
 
     protected override void PostStop() => TcpStoreMetrics.Unregister(_gauges);
 
-    public static Props Props(StoreLimits limits) => Create(limits, null);
+    /// <summary>A store counting through <paramref name="metrics"/> (its guardian's; the default store's when null).</summary>
+    public static Props Props(StoreLimits limits, StoreMetrics? metrics = null) => Create(limits, metrics ?? TcpStoreMetrics.Unmanaged, null);
 
     /// <summary>
     /// Test hook: <paramref name="faultInjector"/> runs before each query and may throw, to exercise the
@@ -56,22 +59,22 @@ public sealed class StoreActor : ReceiveActor
     internal static Props Props(StoreLimits limits, Action<Query> faultInjector)
     {
         ArgumentNullException.ThrowIfNull(faultInjector);
-        return Create(limits, faultInjector);
+        return Create(limits, TcpStoreMetrics.Unmanaged, faultInjector);
     }
 
-    private static Props Create(StoreLimits limits, Action<Query>? faultInjector)
+    private static Props Create(StoreLimits limits, StoreMetrics metrics, Action<Query>? faultInjector)
     {
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxQueueLength);
         // A producer keeps the constructor (and the test hook) private; reflection would need a public one.
-        return global::Akka.Actor.Props.CreateBy(new Producer(limits, faultInjector));
+        return global::Akka.Actor.Props.CreateBy(new Producer(limits, metrics, faultInjector));
     }
 
-    private sealed class Producer(StoreLimits limits, Action<Query>? faultInjector) : IIndirectActorProducer
+    private sealed class Producer(StoreLimits limits, StoreMetrics metrics, Action<Query>? faultInjector) : IIndirectActorProducer
     {
         public Type ActorType => typeof(StoreActor);
 
-        public ActorBase Produce() => new StoreActor(limits, faultInjector);
+        public ActorBase Produce() => new StoreActor(limits, metrics, faultInjector);
 
         public void Release(ActorBase actor) { }
     }

@@ -56,6 +56,7 @@ internal sealed class StoreEngine
     private readonly IStoreChangeObserver? _changes;
     private readonly Action<Query>? _faultInjector;
     private readonly ILoggingAdapter _log;
+    private readonly StoreMetrics _metrics;
 
     private readonly Dictionary<byte[], byte[]> _kv = new(ByteArrayComparer.Instance);
     private readonly Dictionary<byte[], Queue<byte[]>> _queues = new(ByteArrayComparer.Instance); // never holds an empty queue
@@ -74,13 +75,16 @@ internal sealed class StoreEngine
     /// <param name="log">Where internal errors are logged.</param>
     /// <param name="changes">Told of every change to the map and the queues; null when nobody replicates them.</param>
     /// <param name="faultInjector">Test hook: runs before each query and may throw.</param>
+    /// <param name="metrics">Where operations are counted; the default store's when null.</param>
     public StoreEngine(
         StoreLimits limits,
         Action<IActorRef> waitCompleted,
         ILoggingAdapter log,
         IStoreChangeObserver? changes = null,
-        Action<Query>? faultInjector = null)
+        Action<Query>? faultInjector = null,
+        StoreMetrics? metrics = null)
     {
+        _metrics = metrics ?? TcpStoreMetrics.Unmanaged;
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentOutOfRangeException.ThrowIfNegative(limits.MaxQueueLength);
         _limits = limits;
@@ -107,7 +111,7 @@ internal sealed class StoreEngine
                 var query = queries[i];
                 try
                 {
-                    TcpStoreMetrics.Operation(query.Type);
+                    _metrics.Operation(query.Type);
                     _faultInjector?.Invoke(query);
                     rejection = ExecuteOne(connection, query, replies);
                 }

@@ -24,7 +24,7 @@ public sealed class MetricsTests
     {
         await using var server = await TestStoreServer.StartAsync();
         using var metrics = new MetricsCollector();
-        double Ops(string query) => metrics.Value("tcpstore.operations", ("query", query));
+        double Ops(string query) => metrics.Value("tcpstore.operations", Default, ("query", query));
         var (set, get, add) = (Ops("Set"), Ops("Get"), Ops("Add"));
         var batches = metrics.Collect().Where(s => s.Name == "tcpstore.operation.duration").Sum(s => s.Count);
 
@@ -42,6 +42,37 @@ public sealed class MetricsTests
         Assert.True(duration.Value > 0);
         Assert.Equal("s", duration.Unit);
         Assert.Equal(duration.Count, duration.Buckets[^1].Count); // +Inf holds every observation
+    }
+
+    [Fact]
+    public async Task Each_store_is_counted_under_its_own_store_tag_and_forgotten_when_removed()
+    {
+        await using var server = await TestStoreServer.StartAsync();
+        var stores = TcpStore.Akka.Hosting.TcpStoreManagerClient.For(server.System);
+        var a = ((System.Net.IPEndPoint)await stores.CreateStoreAsync("metrics-a")).Port;
+        var b = ((System.Net.IPEndPoint)await stores.CreateStoreAsync("metrics-b")).Port;
+        using var metrics = new MetricsCollector();
+        double Of(string name, string store, params (string, string)[] more) => metrics.Value(name, [("store", store), .. more]);
+
+        await using (var ca = await RawClient.ConnectAsync(a))
+        {
+            await ca.SendAsync(Set("k", "v"), Set("k2", "v"), Get("k"));
+            Assert.Equal("v", await ca.ReadStringAsync());
+        }
+        await using var cb = await RawClient.ConnectAsync(b);
+        await cb.SendAsync(Get("k"));
+        Assert.Equal("", await cb.ReadStringAsync());
+
+        Assert.Equal((2, 1), (Of("tcpstore.operations", "metrics-a", ("query", "Set")), Of("tcpstore.operations", "metrics-a", ("query", "Get"))));
+        Assert.Equal((0, 1), (Of("tcpstore.operations", "metrics-b", ("query", "Set")), Of("tcpstore.operations", "metrics-b", ("query", "Get"))));
+        Assert.Equal((2, 0), (Of("tcpstore.keys", "metrics-a"), Of("tcpstore.keys", "metrics-b")));
+        Assert.Equal(1, Of("tcpstore.connections.accepted", "metrics-b"));
+        Assert.Equal(1, Of("tcpstore.connections.open", "metrics-b"));
+
+        Assert.True(await stores.RemoveStoreAsync("metrics-a"));
+        // Its counts are forgotten (the observable instruments report only the stores that run), the other's stay.
+        Assert.Null(TcpStoreMetrics.Find("metrics-a"));
+        Assert.NotNull(TcpStoreMetrics.Find("metrics-b"));
     }
 
     [Fact]
@@ -84,12 +115,12 @@ public sealed class MetricsTests
     {
         await using var server = await TestStoreServer.StartAsync("tcpstore.limits.max-connections = 1");
         using var metrics = new MetricsCollector();
-        double Errors(string reason) => metrics.Value("tcpstore.errors", ("reason", reason));
+        double Errors(string reason) => metrics.Value("tcpstore.errors", Default, ("reason", reason));
         double Closed(string reason, string query) =>
-            metrics.Value("tcpstore.connections.closed_for_cause", ("query", query), ("reason", reason));
+            metrics.Value("tcpstore.connections.closed_for_cause", Default, ("query", query), ("reason", reason));
         var (invalid, maxConnections, addNaN) = (Errors("invalid-validate"), Errors("max-connections"), Errors("add-not-a-number"));
         var closedAdd = Closed("add-not-a-number", "Add");
-        var refused = metrics.Value("tcpstore.connections.refused", ("reason", "max-connections"));
+        var refused = metrics.Value("tcpstore.connections.refused", Default, ("reason", "max-connections"));
 
         await using (var bad = await RawClient.ConnectAsync(server.Port, validate: false))
         {
@@ -110,7 +141,7 @@ public sealed class MetricsTests
         Assert.Equal(1, Errors("invalid-validate") - invalid);
         Assert.Equal(1, Errors("max-connections") - maxConnections);
         Assert.Equal(1, Closed("add-not-a-number", "Add") - closedAdd);
-        Assert.Equal(1, metrics.Value("tcpstore.connections.refused", ("reason", "max-connections")) - refused);
+        Assert.Equal(1, metrics.Value("tcpstore.connections.refused", Default, ("reason", "max-connections")) - refused);
     }
 
     [Fact]
@@ -123,7 +154,7 @@ public sealed class MetricsTests
         {
             for (var i = 0; i < 5; i++) clients.Add(await RawClient.ConnectAsync(server.Port));
             Assert.True(await TestStoreServer.EventuallyAsync(
-                () => Task.FromResult(metrics.Value("tcpstore.connections.accept_rate") > 0), TimeSpan.FromSeconds(3)));
+                () => Task.FromResult(metrics.Value("tcpstore.connections.accept_rate", Default) > 0), TimeSpan.FromSeconds(3)));
         }
         finally
         {
@@ -145,6 +176,9 @@ public sealed class MetricsTests
         Assert.Equal(1, window.LastSecond(12));
         Assert.Equal(0, window.LastSecond(14)); // nothing in second 13
     }
+
+    /// <summary>Every measurement carries its store's name; the test servers run the store named default.</summary>
+    private static readonly (string Key, string Value) Default = ("store", "default");
 
     private static Dictionary<string, double> Snapshot(MetricsCollector metrics)
     {

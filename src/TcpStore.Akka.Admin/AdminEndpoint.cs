@@ -74,9 +74,8 @@ public sealed class AdminEndpoint : IAsyncDisposable
         if (settings is not null) storeSettings = storeSettings with { Admin = settings };
         var admin = storeSettings.Admin;
         var registry = ActorRegistry.For(system);
-        var components = await registry.Get<TcpStoreGuardian>().Ask<TcpStoreGuardian.Components>(
-            TcpStoreGuardian.GetComponents.Instance, TimeSpan.FromSeconds(30), cancellationToken);
-        var collector = new StatusCollector(components.Store, components.Listener, storeSettings);
+        var manager = registry.Get<TcpStoreManager>();
+        var stores = new TcpStoreManagerClient(manager);
         health ??= ct => RunTcpStoreChecksAsync(system, registry, ct);
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -106,8 +105,39 @@ public sealed class AdminEndpoint : IAsyncDisposable
             })
             .Build();
         app.MapGet("/", () => Results.Bytes(StatusPage.Value, "text/html; charset=utf-8"));
-        app.MapGet("/status", async (HttpContext http, int? offset, int? limit) =>
-            Results.Json(await collector.CollectAsync(offset ?? 0, limit, http.RequestAborted), AdminStatusClient.JsonOptions));
+        app.MapGet("/status", async (HttpContext http, int? offset, int? limit, string? store) =>
+        {
+            var name = store ?? TcpStoreManager.DefaultStoreName;
+            if (await manager.Ask(new TcpStoreManager.GetStore(name), AskTimeout, http.RequestAborted) is not TcpStoreManager.StoreInfo info)
+                return Results.NotFound(new { error = $"no store named \"{name}\"" });
+            var collector = new StatusCollector(info.Components.Store, info.Components.Listener, info.Settings with { Admin = admin }, name);
+            return Results.Json(await collector.CollectAsync(offset ?? 0, limit, http.RequestAborted), AdminStatusClient.JsonOptions);
+        });
+        // Not (HttpContext) => ...: that lambda binds to the RequestDelegate overload, which drops the result.
+        app.MapGet("/stores", async (CancellationToken aborted) =>
+            Results.Json((await stores.ListStoresAsync(aborted)).Select(StoreJson.Of).ToList(), AdminStatusClient.JsonOptions));
+        // Creating a store binds a port: only when the operator turned it on (tcpstore.admin.store-management).
+        var managementOff = Results.Json(
+            new { error = "store management is off on this endpoint (tcpstore.admin.store-management = off)" },
+            AdminStatusClient.JsonOptions, statusCode: StatusCodes.Status403Forbidden);
+        app.MapPost("/stores/{name}", async (string name, int? port, string? host, HttpContext http) =>
+        {
+            if (!admin.StoreManagement) return managementOff;
+            try
+            {
+                var address = await stores.CreateStoreAsync(name, new TcpStoreOptions { Port = port ?? 0, Host = host }, http.RequestAborted);
+                return Results.Json(new { name, address = address.ToString() }, AdminStatusClient.JsonOptions,
+                    statusCode: StatusCodes.Status201Created);
+            }
+            catch (TcpStoreStartException e)
+            {
+                return Results.Json(new { name, error = e.Reason }, AdminStatusClient.JsonOptions, statusCode: StatusCodes.Status409Conflict);
+            }
+        });
+        app.MapDelete("/stores/{name}", async (string name, HttpContext http) =>
+            !admin.StoreManagement ? managementOff
+            : await stores.RemoveStoreAsync(name, http.RequestAborted) ? Results.NoContent()
+            : Results.NotFound(new { error = $"no store named \"{name}\"" }));
         app.MapPrometheusScrapingEndpoint("/metrics", meterProvider, configureBranchedPipeline: null, optionsName: null);
         app.MapGet("/healthz", async (HttpContext http) =>
         {
@@ -164,6 +194,15 @@ public sealed class AdminEndpoint : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _meterProvider.Dispose();
+    }
+
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>One store as <c>/stores</c> lists it.</summary>
+    private sealed record StoreJson(string Name, string? Address, int Connections, int Keys, int WaitingConnections)
+    {
+        public static StoreJson Of(TcpStoreManager.StoreSummary store) =>
+            new(store.Name, store.Address?.ToString(), store.Connections, store.Keys, store.WaitingConnections);
     }
 
     private static IPAddress ParseAddress(string host) =>

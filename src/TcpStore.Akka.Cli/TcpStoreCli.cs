@@ -63,6 +63,7 @@ public static class TcpStoreCli
         root.Subcommands.Add(Queue(io));
         root.Subcommands.Add(Ping(io));
         root.Subcommands.Add(Status(io));
+        root.Subcommands.Add(Stores(io));
         root.Subcommands.Add(Bench.Command(io));
         return root;
     }
@@ -370,31 +371,23 @@ public static class TcpStoreCli
 
     private static Command Status(Io io)
     {
-        var admin = new Option<string?>("--admin")
-        {
-            Description = "The server's admin endpoint, e.g. http://127.0.0.1:29510/ (started with --admin-port). " +
-                          "Environment: TCPSTORE_ADMIN_URL.",
-        };
+        var admin = AdminOption();
         var offset = new Option<int>("--offset") { Description = "First key of the page of keys present.", DefaultValueFactory = _ => 0 };
         var limit = new Option<int?>("--limit") { Description = "Keys per page (the server's default when absent)." };
         var json = new Option<bool>("--json") { Description = "Print the /status JSON." };
+        var store = new Option<string?>("--store") { Description = "The store to show (default: the store named default)." };
         var command = new Command("status", "What a running server holds and who waits for which key (its admin endpoint).")
         {
-            admin, offset, limit, json,
+            admin, offset, limit, json, store,
         };
         command.SetAction(async (p, ct) =>
         {
-            var url = p.GetValue(admin) ?? Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_URL");
-            if (url is null || !Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var baseUri))
-            {
-                io.Error("status needs --admin URL (or TCPSTORE_ADMIN_URL), e.g. http://127.0.0.1:29510/");
-                return Usage;
-            }
-
+            if (AdminBase(p, admin, io, "status") is not { } baseUri) return Usage;
             try
             {
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-                var report = await new AdminStatusClient(http).GetStatusAsync(baseUri, p.GetValue(offset), p.GetValue(limit), ct);
+                var report = await new AdminStatusClient(http).GetStatusAsync(
+                    baseUri, p.GetValue(offset), p.GetValue(limit), ct, p.GetValue(store));
                 io.Line(p.GetValue(json)
                     ? JsonSerializer.Serialize(report, AdminStatusClient.JsonOptions)
                     : AdminStatusClient.Format(report).TrimEnd('\n'));
@@ -407,6 +400,106 @@ public static class TcpStoreCli
             }
         });
         return command;
+    }
+
+    private static Command Stores(Io io)
+    {
+        var command = new Command("stores", "List, create and remove a server's stores through its admin endpoint " +
+                                            "(create and remove need tcpstore.admin.store-management = on).");
+        var admin = AdminOption();
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var list = new Command("list", "Every store: name, address, connections, keys, waiting connections.") { admin, json };
+        list.SetAction((p, ct) => WithAdmin(p, admin, io, "stores list", async (client, baseUri) =>
+        {
+            var stores = await client.ListStoresAsync(baseUri, ct);
+            if (p.GetValue(json))
+                io.Line(JsonSerializer.Serialize(stores, AdminStatusClient.JsonOptions));
+            else
+            {
+                io.Line("STORE\tADDRESS\tCONNECTIONS\tKEYS\tWAITING");
+                foreach (var s in stores) io.Line($"{s.Name}\t{s.Address}\t{s.Connections}\t{s.Keys}\t{s.WaitingConnections}");
+            }
+            return Ok;
+        }));
+
+        var name = new Argument<string>("name") { Description = "The store's name (letters, digits, '-', '_')." };
+        var port = new Option<int>("--port") { Description = "Its TCP port; 0 picks a free one.", DefaultValueFactory = _ => 0 };
+        var createAdmin = AdminOption();
+        var create = new Command("create", "Create a store; prints the address it listens on.") { name, port, createAdmin };
+        create.SetAction((p, ct) => WithAdmin(p, createAdmin, io, "stores create", async (client, baseUri) =>
+        {
+            try
+            {
+                io.Line(await client.CreateStoreAsync(baseUri, p.GetValue(name)!, p.GetValue(port), ct));
+                return Ok;
+            }
+            catch (InvalidOperationException e)
+            {
+                io.Error($"store '{p.GetValue(name)}' not created: {e.Message}");
+                return NotFound;
+            }
+        }));
+
+        var removeName = new Argument<string>("name") { Description = "The store's name." };
+        var removeAdmin = AdminOption();
+        var remove = new Command("remove", "Remove a store: its connections close, its port is freed, its keys dropped.")
+        {
+            removeName, removeAdmin,
+        };
+        remove.SetAction((p, ct) => WithAdmin(p, removeAdmin, io, "stores remove", async (client, baseUri) =>
+        {
+            try
+            {
+                if (await client.RemoveStoreAsync(baseUri, p.GetValue(removeName)!, ct))
+                {
+                    io.Line("removed");
+                    return Ok;
+                }
+                io.Error($"no store named '{p.GetValue(removeName)}'");
+                return NotFound;
+            }
+            catch (InvalidOperationException e)
+            {
+                io.Error($"store '{p.GetValue(removeName)}' not removed: {e.Message}");
+                return NotFound;
+            }
+        }));
+
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(create);
+        command.Subcommands.Add(remove);
+        return command;
+    }
+
+    private static Option<string?> AdminOption() => new("--admin")
+    {
+        Description = "The server's admin endpoint, e.g. http://127.0.0.1:29510/ (started with --admin-port). " +
+                      "Environment: TCPSTORE_ADMIN_URL.",
+    };
+
+    private static Uri? AdminBase(ParseResult p, Option<string?> admin, Io io, string verb)
+    {
+        var url = p.GetValue(admin) ?? Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_URL");
+        if (url is not null && Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var baseUri))
+            return baseUri;
+        io.Error($"{verb} needs --admin URL (or TCPSTORE_ADMIN_URL), e.g. http://127.0.0.1:29510/");
+        return null;
+    }
+
+    private static async Task<int> WithAdmin(
+        ParseResult p, Option<string?> admin, Io io, string verb, Func<AdminStatusClient, Uri, Task<int>> action)
+    {
+        if (AdminBase(p, admin, io, verb) is not { } baseUri) return Usage;
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            return await action(new AdminStatusClient(http), baseUri);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            io.Error($"could not reach {baseUri}: {e.Message}");
+            return ConnectionError;
+        }
     }
 
     /// <summary>

@@ -216,7 +216,7 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
     {
         var output = new StringWriter();
         Assert.Equal(0, await TcpStoreCli.RunAsync(["--help"], output, new StringWriter()));
-        foreach (var verb in new[] { "serve", "get", "set", "add", "cas", "check", "wait", "del", "keys", "num-keys", "queue", "ping", "status", "bench" })
+        foreach (var verb in new[] { "serve", "get", "set", "add", "cas", "check", "wait", "barrier", "del", "keys", "num-keys", "queue", "ping", "status", "stores", "bench" })
             Assert.Contains(verb, output.ToString());
     }
 
@@ -305,5 +305,41 @@ public sealed class CliTests(CliServerFixture fixture) : IClassFixture<CliServer
         await Assert.ThrowsAnyAsync<Exception>(async () => await stuck);
 
         Assert.Equal(0, await server.StopAsync(TimeSpan.FromSeconds(30))); // SIGTERM
+    }
+
+    [Fact]
+    public async Task Stores_are_created_listed_and_removed_through_a_servers_admin_endpoint()
+    {
+        var config = Path.Combine(Path.GetTempPath(), $"tcpstore-cli-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(config, "tcpstore.admin.store-management = on");
+        try
+        {
+            var cli = BuiltAssembly.PathOf(typeof(CliTests).Assembly, "CliAssembly");
+            await using var server = ServerProcess.Start(cli, "tcpstore serve",
+                "serve", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--config", config);
+            await server.WaitForReadyAsync(TimeSpan.FromSeconds(60));
+            var admin = $"http://127.0.0.1:{server.Lines.Single(l => l.StartsWith("ADMIN ", StringComparison.Ordinal))[6..]}/";
+
+            var created = new StringWriter();
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["stores", "create", "job-1", "--admin", admin], created, new StringWriter()));
+            var port = created.ToString().Trim()[(created.ToString().Trim().LastIndexOf(':') + 1)..];
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["set", "rank0", "up", "--port", port], new StringWriter(), new StringWriter()));
+
+            var list = new StringWriter();
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["stores", "list", "--admin", admin], list, new StringWriter()));
+            Assert.Contains($"job-1\t127.0.0.1:{port}\t0\t1\t0", list.ToString());
+            Assert.Contains("default\t", list.ToString());
+
+            var refused = new StringWriter();
+            Assert.Equal(1, await TcpStoreCli.RunAsync(["stores", "create", "job-1", "--admin", admin], new StringWriter(), refused));
+            Assert.Contains("exists", refused.ToString());
+            Assert.Equal(0, await TcpStoreCli.RunAsync(["stores", "remove", "job-1", "--admin", admin], new StringWriter(), new StringWriter()));
+            Assert.Equal(1, await TcpStoreCli.RunAsync(["stores", "remove", "job-1", "--admin", admin], new StringWriter(), new StringWriter()));
+            Assert.Equal(2, await TcpStoreCli.RunAsync(["stores", "list"], new StringWriter(), new StringWriter()));
+        }
+        finally
+        {
+            File.Delete(config);
+        }
     }
 }

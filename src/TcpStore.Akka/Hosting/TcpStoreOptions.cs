@@ -75,6 +75,9 @@ public sealed class TcpStoreOptions
     /// set (this is what the server's <c>--admin-port</c> does).</summary>
     public int? AdminPort { get; set; }
 
+    /// <summary><c>tcpstore.admin.store-management</c>: the admin endpoint may create and remove stores.</summary>
+    public bool? AdminStoreManagement { get; set; }
+
     /// <summary>The HOCON for the properties that are set, under <c>tcpstore</c>; empty when none is.</summary>
     public string ToHocon()
     {
@@ -101,6 +104,7 @@ public sealed class TcpStoreOptions
         Write(hocon, "admin.enabled", (AdminEnabled ?? (AdminPort is null ? null : true))?.ToHocon());
         Write(hocon, "admin.host", AdminHost?.ToHocon());
         Write(hocon, "admin.port", AdminPort?.ToHocon());
+        Write(hocon, "admin.store-management", AdminStoreManagement?.ToHocon());
         return hocon.ToString();
     }
 

@@ -14,9 +14,10 @@ public sealed record AdminSettings(
     int MaxPageSize,
     int ValuePreviewBytes,
     int MaxAwaitedKeys,
-    int MaxPeersPerKey)
+    int MaxPeersPerKey,
+    bool StoreManagement = false)
 {
-    /// <summary>The embedded defaults: off, loopback, a free port.</summary>
+    /// <summary>The embedded defaults: off, loopback, a free port, no store management.</summary>
     public static readonly AdminSettings Default = new(false, "127.0.0.1", 0, TimeSpan.FromSeconds(2), 50, 1000, 64, 200, 500);
 
     /// <summary>Reads <c>admin</c> from a <c>tcpstore</c> section that has every key (defaults included).</summary>
@@ -29,5 +30,6 @@ public sealed record AdminSettings(
         MaxPageSize: SettingsReader.Positive(tcpstore, "admin.max-page-size"),
         ValuePreviewBytes: SettingsReader.Int(tcpstore, "admin.value-preview-bytes", 0, 65536),
         MaxAwaitedKeys: SettingsReader.Positive(tcpstore, "admin.max-awaited-keys"),
-        MaxPeersPerKey: SettingsReader.Positive(tcpstore, "admin.max-peers-per-key"));
+        MaxPeersPerKey: SettingsReader.Positive(tcpstore, "admin.max-peers-per-key"),
+        StoreManagement: tcpstore.GetBoolean("admin.store-management"));
 }

@@ -5,6 +5,9 @@ using System.Text.Json;
 
 namespace TcpStore.Akka.Status;
 
+/// <summary>One store as the admin endpoint's <c>/stores</c> lists it.</summary>
+public sealed record StoreListing(string Name, string? Address, int Connections, int Keys, int WaitingConnections);
+
 /// <summary>
 /// Reads <c>/status</c> from a running server's admin endpoint (for the <c>tcpstore status</c> command and scripts),
 /// and formats it as text (<see cref="Format"/>).
@@ -16,12 +19,39 @@ public sealed class AdminStatusClient(HttpClient http)
 
     /// <summary>Reads the report from <paramref name="adminBase"/> (e.g. <c>http://127.0.0.1:29510/</c>).</summary>
     public async Task<StatusReport> GetStatusAsync(
-        Uri adminBase, int offset = 0, int? limit = null, CancellationToken cancellationToken = default)
+        Uri adminBase, int offset = 0, int? limit = null, CancellationToken cancellationToken = default, string? store = null)
     {
         var query = $"status?offset={offset.ToString(CultureInfo.InvariantCulture)}" +
-                    (limit is { } l ? $"&limit={l.ToString(CultureInfo.InvariantCulture)}" : "");
+                    (limit is { } l ? $"&limit={l.ToString(CultureInfo.InvariantCulture)}" : "") +
+                    (store is null ? "" : "&store=" + Uri.EscapeDataString(store));
         var report = await http.GetFromJsonAsync<StatusReport>(new Uri(adminBase, query), JsonOptions, cancellationToken);
         return report ?? throw new InvalidDataException($"{adminBase}status answered null");
+    }
+
+    /// <summary>The stores of the server (<c>/stores</c>), by name.</summary>
+    public async Task<IReadOnlyList<StoreListing>> ListStoresAsync(Uri adminBase, CancellationToken cancellationToken = default) =>
+        await http.GetFromJsonAsync<List<StoreListing>>(new Uri(adminBase, "stores"), JsonOptions, cancellationToken)
+        ?? throw new InvalidDataException($"{adminBase}stores answered null");
+
+    /// <summary>Creates a store (<c>POST /stores/NAME</c>; the endpoint's <c>store-management</c> must be on) and returns
+    /// where it listens; throws <see cref="InvalidOperationException"/> with the server's reason when refused.</summary>
+    public async Task<string> CreateStoreAsync(Uri adminBase, string name, int port = 0, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.PostAsync(
+            new Uri(adminBase, $"stores/{Uri.EscapeDataString(name)}?port={port.ToString(CultureInfo.InvariantCulture)}"), null, cancellationToken);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(JsonOptions, cancellationToken);
+        if (response.IsSuccessStatusCode) return body.GetProperty("address").GetString() ?? "";
+        throw new InvalidOperationException(body.TryGetProperty("error", out var error) ? error.GetString() : $"HTTP {(int)response.StatusCode}");
+    }
+
+    /// <summary>Removes a store (<c>DELETE /stores/NAME</c>); false when there is none of that name.</summary>
+    public async Task<bool> RemoveStoreAsync(Uri adminBase, string name, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.DeleteAsync(new Uri(adminBase, $"stores/{Uri.EscapeDataString(name)}"), cancellationToken);
+        if (response.IsSuccessStatusCode) return true;
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return false;
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(JsonOptions, cancellationToken);
+        throw new InvalidOperationException(body.TryGetProperty("error", out var error) ? error.GetString() : $"HTTP {(int)response.StatusCode}");
     }
 
     /// <summary>The report as text for a terminal: the numbers, the awaited keys with their peers, the key page.</summary>

@@ -102,6 +102,41 @@ public sealed class AdminEndpointTests
     }
 
     [Fact]
+    public async Task Stores_are_listed_created_shown_and_removed_through_the_endpoint()
+    {
+        await using var admin = await AdminServer.StartAsync(settings: AdminSettings.Default with { Enabled = true, StoreManagement = true });
+        var client = new AdminStatusClient(admin.Http);
+        var created = await client.CreateStoreAsync(admin.Endpoint.BaseAddress, "job-7");
+        var port = int.Parse(created[(created.LastIndexOf(':') + 1)..]);
+        await using (var rank = await RawClient.ConnectAsync(port))
+            await rank.SendAsync(Set("job/7/addr", "node-3"), Ping(1));
+
+        var stores = await client.ListStoresAsync(admin.Endpoint.BaseAddress);
+        Assert.Equal(["default", "job-7"], stores.Select(s => s.Name));
+        var job = await client.GetStatusAsync(admin.Endpoint.BaseAddress, store: "job-7");
+        Assert.Equal([("job/7/addr", "node-3")], job.Keys.Items.Select(k => (k.Key, k.Value)));
+        Assert.Equal(0, (await client.GetStatusAsync(admin.Endpoint.BaseAddress)).Keys.Total); // the default store is apart
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => client.CreateStoreAsync(admin.Endpoint.BaseAddress, "job-7"));
+        Assert.Contains("exists", refused.Message);
+        Assert.True(await client.RemoveStoreAsync(admin.Endpoint.BaseAddress, "job-7"));
+        Assert.False(await client.RemoveStoreAsync(admin.Endpoint.BaseAddress, "job-7"));
+        using var gone = await admin.Http.GetAsync("status?store=job-7");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task Store_management_is_off_unless_turned_on()
+    {
+        await using var admin = await AdminServer.StartAsync();
+        var client = new AdminStatusClient(admin.Http);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => client.CreateStoreAsync(admin.Endpoint.BaseAddress, "job-1"));
+        Assert.Contains("store-management = off", refused.Message);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.RemoveStoreAsync(admin.Endpoint.BaseAddress, "default"));
+        Assert.Equal(["default"], (await client.ListStoresAsync(admin.Endpoint.BaseAddress)).Select(s => s.Name));
+    }
+
+    [Fact]
     public async Task Keys_are_paged_sized_and_shown_as_escaped_text()
     {
         await using var admin = await AdminServer.StartAsync();

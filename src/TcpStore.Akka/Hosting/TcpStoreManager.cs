@@ -281,13 +281,17 @@ public sealed partial class TcpStoreManager : ReceiveActor
 
     /// <summary>
     /// A store's settings: <paramref name="overrides"/>, then <c>tcpstore.stores.&lt;name&gt;</c>, then <c>tcpstore</c>
-    /// (which holds the embedded defaults).
+    /// (which holds the embedded defaults) — but for the port: <c>tcpstore.port</c> is the default store's, and a named
+    /// store given no port of its own takes a free one.
     /// </summary>
     private TcpStoreSettings SettingsOf(string name, Config? overrides)
     {
         var own = _tcpstore.HasPath("stores." + name) ? _tcpstore.GetConfig("stores." + name) : Config.Empty;
+        overrides ??= Config.Empty;
+        if (name != DefaultStoreName && !own.HasPath("port") && !overrides.HasPath("port"))
+            own = ConfigurationFactory.ParseString("port = 0").WithFallback(own);
         var section = own.WithFallback(_tcpstore);
-        if (overrides is not null && !overrides.IsEmpty) section = overrides.WithFallback(section);
+        if (!overrides.IsEmpty) section = overrides.WithFallback(section);
         return TcpStoreSettings.Create(section);
     }
 }

@@ -56,19 +56,19 @@ public static class QueryEncoder
         switch (query)
         {
             case Query.Set set:
-                position += WriteVector(set.Key, destination[position..]);
-                WriteVector(set.Value, destination[position..]);
+                position += WireVector.Write(set.Key, destination[position..]);
+                WireVector.Write(set.Value, destination[position..]);
                 break;
             case Query.CompareSet cas:
-                position += WriteVector(cas.Key, destination[position..]);
-                position += WriteVector(cas.Expected, destination[position..]);
-                WriteVector(cas.Desired, destination[position..]);
+                position += WireVector.Write(cas.Key, destination[position..]);
+                position += WireVector.Write(cas.Expected, destination[position..]);
+                WireVector.Write(cas.Desired, destination[position..]);
                 break;
             case Query.Get get:
-                WriteVector(get.Key, destination[position..]);
+                WireVector.Write(get.Key, destination[position..]);
                 break;
             case Query.Add add:
-                position += WriteVector(add.Key, destination[position..]);
+                position += WireVector.Write(add.Key, destination[position..]);
                 BinaryPrimitives.WriteInt64LittleEndian(destination[position..], add.Delta);
                 break;
             case Query.Check check:
@@ -78,11 +78,11 @@ public static class QueryEncoder
                 WriteCountedVectors(wait.Keys, destination[position..]);
                 break;
             case Query.DeleteKey delete:
-                WriteVector(delete.Key, destination[position..]);
+                WireVector.Write(delete.Key, destination[position..]);
                 break;
             case Query.Append append:
-                position += WriteVector(append.Key, destination[position..]);
-                WriteVector(append.Value, destination[position..]);
+                position += WireVector.Write(append.Key, destination[position..]);
+                WireVector.Write(append.Value, destination[position..]);
                 break;
             case Query.MultiGet multiGet:
                 WriteCountedVectors(multiGet.Keys, destination[position..]);
@@ -92,8 +92,8 @@ public static class QueryEncoder
                 position += sizeof(ulong);
                 foreach (var pair in multiSet.Pairs)
                 {
-                    position += WriteVector(pair.Key, destination[position..]);
-                    position += WriteVector(pair.Value, destination[position..]);
+                    position += WireVector.Write(pair.Key, destination[position..]);
+                    position += WireVector.Write(pair.Value, destination[position..]);
                 }
 
                 break;
@@ -101,17 +101,17 @@ public static class QueryEncoder
                 BinaryPrimitives.WriteUInt32LittleEndian(destination[position..], ping.Nonce);
                 break;
             case Query.QueuePush push:
-                position += WriteVector(push.Key, destination[position..]);
-                WriteVector(push.Value, destination[position..]);
+                position += WireVector.Write(push.Key, destination[position..]);
+                WireVector.Write(push.Value, destination[position..]);
                 break;
             case Query.QueuePop pop:
-                WriteVector(pop.Key, destination[position..]);
+                WireVector.Write(pop.Key, destination[position..]);
                 break;
             case Query.QueueLen len:
-                WriteVector(len.Key, destination[position..]);
+                WireVector.Write(len.Key, destination[position..]);
                 break;
             case Query.Barrier barrier:
-                position += WriteVector(barrier.Key, destination[position..]);
+                position += WireVector.Write(barrier.Key, destination[position..]);
                 BinaryPrimitives.WriteInt64LittleEndian(destination[position..], barrier.WorldSize);
                 break;
         }
@@ -172,18 +172,9 @@ public static class QueryEncoder
         return total;
     }
 
-    private static int WriteVector(byte[] value, Span<byte> destination)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(destination, (ulong)value.Length);
-        value.CopyTo(destination[sizeof(ulong)..]);
-        return sizeof(ulong) + value.Length;
-    }
-
     private static void WriteCountedVectors(IReadOnlyList<byte[]> values, Span<byte> destination)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(destination, (ulong)values.Count);
-        var written = sizeof(ulong);
-        foreach (var value in values)
-            written += WriteVector(value, destination[written..]);
+        WireVector.WriteAll(values, destination[sizeof(ulong)..]);
     }
 }

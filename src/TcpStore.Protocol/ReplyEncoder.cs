@@ -55,7 +55,7 @@ public static class ReplyEncoder
         switch (reply)
         {
             case Reply.Bytes bytes:
-                WriteVector(bytes.Value, destination);
+                WireVector.Write(bytes.Value, destination);
                 break;
             case Reply.Integer integer:
                 BinaryPrimitives.WriteInt64LittleEndian(destination, integer.Value);
@@ -73,16 +73,16 @@ public static class ReplyEncoder
                 BinaryPrimitives.WriteUInt32LittleEndian(destination, pong.Nonce);
                 break;
             case Reply.MultiBytes multi:
-                WriteVectors(multi.Values, destination);
+                WireVector.WriteAll(multi.Values, destination);
                 break;
             case Reply.QueueItem item:
                 BinaryPrimitives.WriteInt64LittleEndian(destination, item.LengthBeforePop);
                 if (item.LengthBeforePop > 0)
-                    WriteVector(QueueItemValue(item), destination[sizeof(long)..]);
+                    WireVector.Write(QueueItemValue(item), destination[sizeof(long)..]);
                 break;
             case Reply.KeyList list:
                 BinaryPrimitives.WriteInt64LittleEndian(destination, list.Keys.Count);
-                WriteVectors(list.Keys, destination[sizeof(long)..]);
+                WireVector.WriteAll(list.Keys, destination[sizeof(long)..]);
                 break;
         }
 
@@ -150,17 +150,4 @@ public static class ReplyEncoder
         return total;
     }
 
-    private static int WriteVector(byte[] value, Span<byte> destination)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(destination, (ulong)value.Length);
-        value.CopyTo(destination[sizeof(ulong)..]);
-        return sizeof(ulong) + value.Length;
-    }
-
-    private static void WriteVectors(IReadOnlyList<byte[]> values, Span<byte> destination)
-    {
-        var written = 0;
-        for (var i = 0; i < values.Count; i++)
-            written += WriteVector(values[i], destination[written..]);
-    }
 }

@@ -145,9 +145,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                 {
                     writer.Bytes(key.Key);
                     writer.Int32(key.Registrations);
-                    writer.Length(key.Connections.Count);
-                    foreach (var connection in key.Connections)
-                        writer.String(AkkaSerialization.SerializedActorPath(connection));
+                    WriteRefs(writer, key.Connections);
                 }
                 break;
             case GetBarriers m:
@@ -164,9 +162,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                     if (barrier.Arrived is { } arrived) writer.Int64(arrived);
                     writer.Int64(barrier.Expected);
                     writer.Int32(barrier.Waiting);
-                    writer.Length(barrier.Connections.Count);
-                    foreach (var connection in barrier.Connections)
-                        writer.String(AkkaSerialization.SerializedActorPath(connection));
+                    WriteRefs(writer, barrier.Connections);
                 }
                 break;
             case ListEntries m:
@@ -333,10 +329,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         {
             var key = reader.Bytes();
             var registrations = reader.Int32();
-            var connections = new IActorRef[reader.Count()];
-            for (var j = 0; j < connections.Length; j++)
-                connections[j] = ReadRef(ref reader);
-            keys[i] = new AwaitedKey(key, registrations, connections);
+            keys[i] = new AwaitedKey(key, registrations, ReadRefs(ref reader));
         }
         return new Waiters(totalKeys, keys);
     }
@@ -351,10 +344,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             long? arrived = reader.Bool() ? reader.Int64() : null;
             var expected = reader.Int64();
             var waiting = reader.Int32();
-            var connections = new IActorRef[reader.Count()];
-            for (var j = 0; j < connections.Length; j++)
-                connections[j] = ReadRef(ref reader);
-            items[i] = new BarrierInProgress(key, arrived, expected, waiting, connections);
+            items[i] = new BarrierInProgress(key, arrived, expected, waiting, ReadRefs(ref reader));
         }
         return new Barriers(total, items);
     }
@@ -376,6 +366,21 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         for (var i = 0; i < queues.Length; i++)
             queues[i] = new QueueInfo(reader.Bytes(), reader.Int32());
         return new QueueList(total, queues);
+    }
+
+    private static void WriteRefs(PayloadWriter writer, IReadOnlyList<IActorRef> refs)
+    {
+        writer.Length(refs.Count);
+        foreach (var actor in refs)
+            writer.String(AkkaSerialization.SerializedActorPath(actor));
+    }
+
+    private IActorRef[] ReadRefs(ref PayloadReader reader)
+    {
+        var refs = new IActorRef[reader.Count()];
+        for (var i = 0; i < refs.Length; i++)
+            refs[i] = ReadRef(ref reader);
+        return refs;
     }
 
     private IActorRef ReadRef(ref PayloadReader reader)

@@ -21,13 +21,16 @@ internal sealed class ConnectionHost : GraphStage<SinkShape<AcceptedSocket>>
 {
     private readonly IGraph<ClosedShape, NotUsed> _connection;
     private readonly Action<Exception> _notStarted;
+    private readonly AcceptedSocketTracker _tracker;
 
     /// <param name="connection">The fused connection blueprint; its stages read their socket from <see cref="AcceptedSocket"/>.</param>
     /// <param name="notStarted">Called (on the host's thread) for a socket whose stream could not start; the socket is closed.</param>
-    public ConnectionHost(IGraph<ClosedShape, NotUsed> connection, Action<Exception> notStarted)
+    /// <param name="tracker">The listener's sockets nobody owns yet: a socket leaves it when its stream owns it.</param>
+    public ConnectionHost(IGraph<ClosedShape, NotUsed> connection, Action<Exception> notStarted, AcceptedSocketTracker? tracker = null)
     {
         _connection = connection;
         _notStarted = notStarted;
+        _tracker = tracker ?? new AcceptedSocketTracker();
         Shape = new SinkShape<AcceptedSocket>(In);
     }
 
@@ -62,6 +65,10 @@ internal sealed class ConnectionHost : GraphStage<SinkShape<AcceptedSocket>>
             {
                 accepted.Socket.Dispose();
                 _stage._notStarted(e);
+            }
+            finally
+            {
+                _stage._tracker.Release(accepted.Socket); // its stream owns it now, or it is closed
             }
 
             Pull(_stage.In);

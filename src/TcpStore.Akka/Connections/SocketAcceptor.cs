@@ -22,7 +22,8 @@ namespace TcpStore.Akka.Connections;
 internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 {
     /// <summary>Binds and listens at once (so a bind failure is reported synchronously), then accepts on demand.</summary>
-    public static (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(IPEndPoint endpoint, int backlog)
+    public static (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(
+        IPEndPoint endpoint, int backlog, AcceptedSocketTracker? tracker = null)
     {
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -41,17 +42,19 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
             throw;
         }
 
-        return (listener, Source.FromGraph(new SocketAcceptor(listener)).Named("tcpstore-acceptor"));
+        return (listener, Source.FromGraph(new SocketAcceptor(listener, tracker ?? new AcceptedSocketTracker())).Named("tcpstore-acceptor"));
     }
 
     private const int SolSocket = 1; // Linux <sys/socket.h>
     private const int SoReuseAddr = 2;
 
     private readonly Socket _listener;
+    private readonly AcceptedSocketTracker _tracker;
 
-    private SocketAcceptor(Socket listener)
+    private SocketAcceptor(Socket listener, AcceptedSocketTracker tracker)
     {
         _listener = listener;
+        _tracker = tracker;
         Shape = new SourceShape<Socket>(Out);
     }
 
@@ -129,7 +132,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
                     continue;
                 }
 
-                if (_stopped)
+                if (_stopped || !_stage._tracker.TryTrack(socket))
                 {
                     socket.Dispose(); // nobody would take it
                     continue;
@@ -146,7 +149,11 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
         public override void PostStop()
         {
             _stopped = true;
-            while (_accepted.TryDequeue(out var socket)) socket.Dispose();
+            while (_accepted.TryDequeue(out var socket))
+            {
+                _stage._tracker.Release(socket);
+                socket.Dispose();
+            }
         }
     }
 }

@@ -63,6 +63,7 @@ public sealed class TcpStoreListener : ReceiveActor
     private readonly IMaterializer _materializer;
     private readonly IGraph<ClosedShape, NotUsed> _connection;
     private readonly List<Channel<AcceptedSocket>> _hosts = [];
+    private readonly AcceptedSocketTracker _unowned = new();
     private int _nextHost;
     private Socket? _listenSocket;
     private int _openConnections;
@@ -107,7 +108,7 @@ public sealed class TcpStoreListener : ReceiveActor
             // once the listener stops, by PostStop.
             var sockets = Channel.CreateUnbounded<AcceptedSocket>(new UnboundedChannelOptions { SingleWriter = true });
             ChannelSource.FromReader(sockets.Reader)
-                .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e))))
+                .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e)), _unowned))
                 .Run(_materializer);
             _hosts.Add(sockets);
         }
@@ -123,12 +124,10 @@ public sealed class TcpStoreListener : ReceiveActor
     {
         _metrics.Closed(_openConnections);
         _budget.Return(_openConnections);
-        foreach (var host in _hosts)
-        {
-            // Sockets no host took yet would stay open: nothing else knows them.
-            host.Writer.TryComplete();
-            while (host.Reader.TryRead(out var queued)) queued.Socket.Dispose();
-        }
+        foreach (var host in _hosts) host.Writer.TryComplete();
+        // Sockets accepted but owned by no connection yet (queued for a host, or in a message this actor will never
+        // read) would stay open: nothing else knows them.
+        _unowned.CloseAll();
 
         if (_listenSocket is null) return;
         _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
@@ -147,12 +146,12 @@ public sealed class TcpStoreListener : ReceiveActor
     {
         try
         {
-            return SocketAcceptor.Bind(endpoint, _settings.Backlog);
+            return SocketAcceptor.Bind(endpoint, _settings.Backlog, _unowned);
         }
         catch (SocketException e) when (IPv4FallbackFor(endpoint, e.SocketErrorCode) is { } fallback)
         {
             _log.Info("IPv6 is not available on this host ({0}); listening on IPv4 only ({1})", e.SocketErrorCode, fallback);
-            return SocketAcceptor.Bind(fallback, _settings.Backlog);
+            return SocketAcceptor.Bind(fallback, _settings.Backlog, _unowned);
         }
     }
 
@@ -246,6 +245,7 @@ public sealed class TcpStoreListener : ReceiveActor
             {
                 // The peer is already gone.
                 _budget.Return();
+                _unowned.Release(socket);
                 socket.Dispose();
                 _metrics.Error("connection-failed");
                 return;
@@ -264,6 +264,7 @@ public sealed class TcpStoreListener : ReceiveActor
     /// <summary>Closes a connection at once, without reading a byte from it; the open ones are untouched.</summary>
     private void Refuse(Socket socket, EndPoint? peer, string reason, string detail)
     {
+        _unowned.Release(socket);
         _log.Warning("Refusing connection from {0}: {1}", peer, detail);
         _metrics.Refused(reason);
         socket.Dispose();

@@ -81,4 +81,43 @@ public sealed class LimitsSocketTests
         }, TimeSpan.FromSeconds(10)));
         await server.DisposeAsync();
     }
+
+    /// <summary>
+    /// Clients that connect while the store stops are closed too: a socket accepted a moment before the stop, still
+    /// on its way to a connection host, must not stay open with nobody serving it.
+    /// </summary>
+    [Fact]
+    public async Task Every_connection_accepted_around_a_stop_is_closed()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var server = await TestStoreServer.StartAsync();
+            var connecting = Enumerable.Range(0, 100).Select(async _ =>
+            {
+                try
+                {
+                    var client = await RawClient.ConnectAsync(server.Port);
+                    await client.SendAsync(Wait("/until-shutdown"));
+                    return client;
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    return null; // refused after the listener closed: nothing to close
+                }
+                catch (IOException)
+                {
+                    return null; // closed while it sent: closed, as it should be
+                }
+            }).ToList();
+            await Task.Delay(round * 3); // stop at a different moment of the connects each round
+            await server.Guardian.GracefulStop(TimeSpan.FromSeconds(5));
+            foreach (var client in await Task.WhenAll(connecting))
+            {
+                if (client is null) continue;
+                Assert.True(await client.ClosedByServerAsync(TimeSpan.FromSeconds(10)), $"round {round}: a connection stayed open");
+                await client.DisposeAsync();
+            }
+            await server.DisposeAsync();
+        }
+    }
 }

@@ -47,6 +47,7 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
                 options.Store.Host = "127.0.0.1";
                 options.Store.Port = 0;
                 options.Role = "tcpstore";
+                options.StoreSize = 1; // a one-node cluster
                 options.IdentifyInterval = TimeSpan.FromMilliseconds(200);
             });
             // A one-node cluster: the node joins itself once it runs.

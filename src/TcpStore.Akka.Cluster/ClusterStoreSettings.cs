@@ -14,6 +14,7 @@ namespace TcpStore.Akka.Cluster;
 /// <param name="JournalLimit">Changes the journal holds before they are copied into the buckets (also copied whenever the store is idle).</param>
 /// <param name="FencedRestartDelay">How long a singleton that found a newer epoch waits before it starts again on this node.</param>
 /// <param name="SingletonRemovalMargin">The singleton manager's wait after the old singleton's node was removed.</param>
+/// <param name="Lease">Zero: every reply waits for its own epoch confirmation. Positive: a confirmation vouches for replies for this long (a successor waits it out).</param>
 public sealed record ClusterStoreSettings(
     string Role,
     int StoreSize,
@@ -24,7 +25,8 @@ public sealed record ClusterStoreSettings(
     TimeSpan RetryInterval,
     int JournalLimit,
     TimeSpan FencedRestartDelay,
-    TimeSpan SingletonRemovalMargin)
+    TimeSpan SingletonRemovalMargin,
+    TimeSpan Lease)
 {
     public const string ConfigPath = "tcpstore.cluster";
 
@@ -52,7 +54,8 @@ public sealed record ClusterStoreSettings(
             RetryInterval: Positive(tcpstoreCluster, "retry-interval"),
             JournalLimit: InRange(tcpstoreCluster, "journal-limit", 1, 10_000_000),
             FencedRestartDelay: Positive(tcpstoreCluster, "fenced-restart-delay"),
-            SingletonRemovalMargin: Positive(tcpstoreCluster, "singleton-removal-margin"));
+            SingletonRemovalMargin: Positive(tcpstoreCluster, "singleton-removal-margin"),
+            Lease: NotNegative(tcpstoreCluster, "lease"));
     }
 
     private static int InRange(Config config, string key, int min, int max)
@@ -61,6 +64,14 @@ public sealed record ClusterStoreSettings(
         return value >= min && value <= max
             ? value
             : throw new ConfigurationException($"{ConfigPath}.{key} = {value} is out of range [{min}, {max}].");
+    }
+
+    private static TimeSpan NotNegative(Config config, string key)
+    {
+        var value = config.GetTimeSpan(key);
+        return value >= TimeSpan.Zero
+            ? value
+            : throw new ConfigurationException($"{ConfigPath}.{key} = {value} must not be negative.");
     }
 
     private static TimeSpan Positive(Config config, string key)

@@ -56,8 +56,17 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     /// <summary>A group commit (or, with no entry, only a new watermark). <paramref name="Tag"/>: the latest change it covers.</summary>
     private sealed record JournalWrite(long Sequence, long Tag, JournalContent Content);
 
-    /// <summary>An epoch read covering the messages held up to <paramref name="Step"/> and the changes up to <paramref name="Tag"/>.</summary>
-    private sealed record Confirmation(long Step, long Tag, long Sequence);
+    /// <summary>
+    /// An epoch read covering the messages held up to <paramref name="Step"/> and the changes up to <paramref name="Tag"/>;
+    /// with a lease, one that succeeds also vouches for everything released until <paramref name="StartedAt"/> + lease.
+    /// </summary>
+    private sealed record Confirmation(long Step, long Tag, long Sequence, long StartedAt);
+
+    /// <summary>With a lease: the wait after claiming an epoch, until every lease of a predecessor has run out.</summary>
+    private sealed record PredecessorLeaseOver
+    {
+        public static readonly PredecessorLeaseOver Instance = new();
+    }
 
     /// <summary>Copying the groups up to <paramref name="Through"/> into one bucket.</summary>
     private sealed record Materialization(long Through, int Bucket);
@@ -106,6 +115,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     private long _step;            // held messages so far
     private bool _confirming;
     private long _confirmedStep, _confirmedTag, _confirmedSequence;
+    private long _leaseUntil; // Stopwatch timestamp; with a lease, replies whose changes are durable leave until then
 
     private readonly Queue<Group> _unmaterialized = new();
     private long _unmaterializedChanges, _unmaterializedBytes;
@@ -226,6 +236,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         Receive<UpdateTimeout>(timeout => Failed(timeout.Request, "writing to"));
         Receive<IUpdateFailure>(failure => throw Unexpected(failure));
         Receive<Retry>(retry => Send(retry.Request));
+        Receive<PredecessorLeaseOver>(_ => Send(new JournalRead()));
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -259,6 +270,16 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         switch (request)
         {
             case EpochWrite:
+                if (_settings.Lease > TimeSpan.Zero)
+                {
+                    // A predecessor may answer from its state until its lease, taken before our claim, runs out
+                    // (measured on its clock: a margin for the clocks' rates), and may write until then too.
+                    var wait = _settings.Lease + _settings.Lease / 10 + TimeSpan.FromMilliseconds(50);
+                    _log.Info("TcpStore singleton claimed {0}; reading the state back from a quorum once any predecessor's lease is over ({1} ms)",
+                        _epoch, wait.TotalMilliseconds);
+                    Timers.StartSingleTimer(PredecessorLeaseOver.Instance, PredecessorLeaseOver.Instance, wait);
+                    break;
+                }
                 _log.Info("TcpStore singleton claimed {0}; reading the state back from a quorum", _epoch);
                 Send(new JournalRead());
                 break;
@@ -415,8 +436,27 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     {
         _engine.PublishGauges(_gauges);
         TryCommit();
+        Release();
         TryConfirm();
         TryMaterialize();
+    }
+
+    private bool LeaseValid => _settings.Lease > TimeSpan.Zero && Stopwatch.GetTimestamp() < _leaseUntil;
+
+    /// <summary>
+    /// Sends the held messages that may leave, in the order they were produced: their changes are on a quorum, and
+    /// either an epoch read started after both them and those changes still showed ours, or a lease is valid now.
+    /// </summary>
+    private void Release()
+    {
+        var lease = LeaseValid;
+        if (lease) _confirmedSequence = Math.Max(_confirmedSequence, _durableSequence);
+        while (_held.TryPeek(out var held) && held.Tag <= _durableTag &&
+               (lease || (held.Step <= _confirmedStep && held.Tag <= _confirmedTag)))
+        {
+            _held.Dequeue();
+            held.To.Tell(held.Message, Self);
+        }
     }
 
     private bool Idle => _writing is null && _openEntries.Count == 0 && _openQueues.Count == 0;
@@ -467,16 +507,23 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         _journalTruncated = Stamp.Max(_journalTruncated, write.Content.TruncatedThrough);
     }
 
-    /// <summary>Starts an epoch read when held messages or groups wait for one that covers them.</summary>
+    /// <summary>
+    /// Starts an epoch read when held messages or groups wait for one that covers them, or, with a lease, when the
+    /// store is busy and half the lease has gone.
+    /// </summary>
     private void TryConfirm()
     {
         if (_confirming) return;
         var needed = (_held.TryPeek(out var head) && head.Tag <= _durableTag && (head.Step > _confirmedStep || head.Tag > _confirmedTag))
                      || _confirmedSequence < _durableSequence;
+        if (needed && LeaseValid)
+            needed = _held.Count > 0 && Stopwatch.GetTimestamp() > _leaseUntil - LeaseTicks / 2; // renew before it runs out
         if (!needed) return;
         _confirming = true;
-        Send(new Confirmation(_step, _durableTag, _durableSequence));
+        Send(new Confirmation(_step, _durableTag, _durableSequence, Stopwatch.GetTimestamp()));
     }
+
+    private long LeaseTicks => (long)(_settings.Lease.TotalSeconds * Stopwatch.Frequency);
 
     private void Confirmed(Confirmation round, StoreEpoch current)
     {
@@ -490,11 +537,8 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         _confirmedStep = Math.Max(_confirmedStep, round.Step);
         _confirmedTag = Math.Max(_confirmedTag, round.Tag);
         _confirmedSequence = Math.Max(_confirmedSequence, round.Sequence);
-        while (_held.TryPeek(out var held) && held.Step <= _confirmedStep && held.Tag <= _confirmedTag)
-        {
-            _held.Dequeue();
-            held.To.Tell(held.Message, Self);
-        }
+        // From the read's start, not its end: a successor's claim after that start is what the lease must precede.
+        if (_settings.Lease > TimeSpan.Zero) _leaseUntil = Math.Max(_leaseUntil, round.StartedAt + LeaseTicks);
         AfterMessage();
     }
 

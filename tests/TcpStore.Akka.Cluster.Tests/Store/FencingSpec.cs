@@ -10,7 +10,16 @@ namespace TcpStore.Akka.Cluster.Tests.Store;
 /// </summary>
 public sealed class FencingSpec : StoreSpec
 {
-    public static TheoryData<string> StaleReads() => ["GET", "failed COMPARE_SET", "MULTI_GET", "CHECK", "BARRIER"];
+    public static TheoryData<string, int> StaleReads()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var read in new[] { "GET", "failed COMPARE_SET", "MULTI_GET", "CHECK", "BARRIER" })
+        {
+            data.Add(read, 0);   // every reply confirmed by its own epoch read
+            data.Add(read, 300); // a 300 ms lease
+        }
+        return data;
+    }
 
     private static Query StaleRead(string name) => name switch
     {
@@ -24,13 +33,14 @@ public sealed class FencingSpec : StoreSpec
 
     [Theory]
     [MemberData(nameof(StaleReads))]
-    public void A_replaced_singleton_answers_nothing_from_its_stale_state_and_stops(string read)
+    public void A_replaced_singleton_answers_nothing_from_its_stale_state_and_stops(string read, int leaseMs)
     {
         var replicas = new ReplicaSet(3);
-        var a = StartStore(replicas, 0);
+        var settings = Settings(lease: TimeSpan.FromMilliseconds(leaseMs));
+        var a = StartStore(replicas, 0, settings);
         Run(a, new Query.Set(B("/x"), B("v1")), new Query.Set(B("/y"), B("y")), new Query.Add(B("/arrived"), 1), new Query.Ping(1));
 
-        var b = StartStore(replicas, 1);
+        var b = StartStore(replicas, 1, settings); // with a lease, it serves only once A's has run out
         Assert.Equal("v2", S(Value(Run(b, new Query.CompareSet(B("/x"), B("v1"), B("v2"))).Replies[0])));
         Assert.Equal(2, Integer(Run(b, new Query.DeleteKey(B("/y")), new Query.Add(B("/arrived"), 1)).Replies[1]));
 

@@ -23,7 +23,8 @@ public sealed class ReplicatedStoreActorSpec : StoreSpec
         _replicator = CreateTestProbe("replicator");
     }
 
-    private IActorRef Start() => Sys.ActorOf(ReplicatedStoreActor.Props(new StoreLimits(1000), Settings(storeSize: 3, buckets: Buckets), _replicator.Ref));
+    private IActorRef Start(TimeSpan? lease = null) =>
+        Sys.ActorOf(ReplicatedStoreActor.Props(new StoreLimits(1000), Settings(storeSize: 3, buckets: Buckets, lease: lease), _replicator.Ref));
 
     private Get ExpectGet(IKey key)
     {
@@ -309,5 +310,47 @@ public sealed class ReplicatedStoreActorSpec : StoreSpec
         var truncation = Applied(ExpectUpdate(StoreJournalKey.Instance), StoreJournal.Empty);
         Assert.Equal(stamp, truncation.TruncatedThrough);
         Assert.Empty(truncation.Entries);
+    }
+
+    [Fact]
+    public void With_a_lease_an_epoch_read_vouches_for_replies_until_it_runs_out()
+    {
+        var lease = TimeSpan.FromMilliseconds(600);
+        var store = Start(lease);
+        var epoch = TakeOver(store);
+        var client = CreateTestProbe();
+
+        Send(store, client, new Query.Get(B("/k")));
+        Confirm(store, epoch);
+        client.ExpectMsg<Executed>();
+
+        // Within the lease: a read leaves at once, a write once its group is on a quorum; no epoch read.
+        Send(store, client, new Query.Get(B("/k")));
+        client.ExpectMsg<Executed>();
+        Send(store, client, new Query.Set(B("/k"), B("v")), new Query.Ping(3));
+        Acknowledge(store, ExpectUpdate(StoreJournalKey.Instance));
+        client.ExpectMsg<Executed>();
+
+        // Idle past the lease (nothing is read meanwhile; the bucket copy of /k is written): a read waits again.
+        var copy = _replicator.ExpectMsg<Update>();
+        Acknowledge(store, copy);
+        Acknowledge(store, ExpectUpdate(StoreJournalKey.Instance)); // the journal drops what the buckets hold
+        _replicator.ExpectNoMsg(lease);
+        Send(store, client, new Query.Get(B("/k")));
+        client.ExpectNoMsg(Quiet);
+        Confirm(store, epoch);
+        Assert.Equal("v", S(Value(client.ExpectMsg<Executed>().Replies.Single())));
+    }
+
+    [Fact]
+    public void With_a_lease_a_new_singleton_waits_out_its_predecessors_before_reading_the_state()
+    {
+        var lease = TimeSpan.FromMilliseconds(600);
+        var store = Start(lease);
+        Answer(store, ExpectGet(StoreEpochKey.Instance), new StoreEpoch(1, "previous"));
+        var claim = ExpectUpdate(StoreEpochKey.Instance);
+        Acknowledge(store, claim);
+        _replicator.ExpectNoMsg(lease); // the predecessor may still answer from its lease meanwhile
+        ExpectGet(StoreJournalKey.Instance);
     }
 }

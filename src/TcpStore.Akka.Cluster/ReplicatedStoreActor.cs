@@ -112,6 +112,9 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     private Stamp _journalTruncated = Stamp.Zero;
 
     private readonly Queue<Held> _held = new();
+    private readonly Dictionary<Address, IActorRef> _gateways = []; // other nodes' gateways: their replies go in batches
+    private readonly Dictionary<IActorRef, List<Delivery>> _outgoing = [];
+    private readonly Dictionary<IActorRef, long> _outgoingBytes = [];
     private long _step;            // held messages so far
     private bool _confirming;
     private long _confirmedStep, _confirmedTag, _confirmedSequence;
@@ -367,6 +370,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     {
         Receive<Execute>(m =>
         {
+            NoteGateway(m.Connection);
             Hold(m.Connection, _engine.Execute(m.Connection, m.Queries));
             AfterMessage();
         });
@@ -374,6 +378,25 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         {
             _engine.Forget(m.Connection);
             _engine.PublishGauges(_gauges);
+        });
+        Receive<NodeRequests>(batch =>
+        {
+            foreach (var message in batch.Messages)
+            {
+                switch (message)
+                {
+                    case Execute m:
+                        NoteGateway(m.Connection);
+                        Hold(m.Connection, _engine.Execute(m.Connection, m.Queries));
+                        break;
+                    case ConnectionClosed m:
+                        _engine.Forget(m.Connection);
+                        break;
+                    default:
+                        throw new InvalidOperationException($"Unexpected message in a node's batch: {message}");
+                }
+            }
+            AfterMessage();
         });
         Receive<UpdateSuccess>(success =>
         {
@@ -455,8 +478,37 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
                (lease || (held.Step <= _confirmedStep && held.Tag <= _confirmedTag)))
         {
             _held.Dequeue();
-            held.To.Tell(held.Message, Self);
+            if (!_gateways.TryGetValue(held.To.Path.Address, out var gateway))
+            {
+                held.To.Tell(held.Message, Self);
+                continue;
+            }
+            if (!_outgoing.TryGetValue(gateway, out var deliveries)) _outgoing[gateway] = deliveries = [];
+            deliveries.Add(new Delivery(held.To, held.Message));
+            var bytes = _outgoingBytes[gateway] = _outgoingBytes.GetValueOrDefault(gateway) + NodeBatch.SizeOf(held.Message);
+            if (bytes >= NodeBatch.MaxBytes) SendReplies(gateway, deliveries);
         }
+        foreach (var (gateway, deliveries) in _outgoing)
+        {
+            if (deliveries.Count > 0) SendReplies(gateway, deliveries);
+        }
+    }
+
+    /// <summary>The replies for one other node's connections: one message to its gateway, or the reply itself when alone.</summary>
+    private void SendReplies(IActorRef gateway, List<Delivery> deliveries)
+    {
+        if (deliveries.Count == 1) deliveries[0].Connection.Tell(deliveries[0].Message, Self);
+        else gateway.Tell(new NodeReplies(deliveries.ToArray()), Self);
+        deliveries.Clear();
+        _outgoingBytes[gateway] = 0;
+    }
+
+    /// <summary>A request that came from another node's gateway (its sender) tells where that node's replies can go.</summary>
+    private void NoteGateway(IActorRef connection)
+    {
+        var sender = Sender;
+        if (!sender.Equals(connection) && !sender.IsNobody() && !connection.Path.Address.Equals(Self.Path.Address))
+            _gateways[connection.Path.Address] = sender;
     }
 
     private bool Idle => _writing is null && _openEntries.Count == 0 && _openQueues.Count == 0;
@@ -588,6 +640,11 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     /// <summary>A node left the cluster: the WAITs of its connections can never be answered.</summary>
     private void ForgetNode(Address node)
     {
+        if (_gateways.Remove(node, out var gateway))
+        {
+            _outgoing.Remove(gateway);
+            _outgoingBytes.Remove(gateway);
+        }
         var lost = _engine.WaitingConnections.Where(c => c.Path.Address.Equals(node)).ToList();
         foreach (var connection in lost) _engine.Forget(connection);
         if (lost.Count > 0)

@@ -40,6 +40,8 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>j</term><description><see cref="JournalDelta"/>: as J</description></item>
 /// <item><term>K</term><description><see cref="StoreBucket"/> (replicated): generation, then per item in ordinal order of ids: id, stamp, nullable value</description></item>
 /// <item><term>k</term><description><see cref="BucketDelta"/>: as K</description></item>
+/// <item><term>M</term><description><see cref="NodeRequests"/>: per message: its manifest's byte (X or C), then its payload as a byte array</description></item>
+/// <item><term>R</term><description><see cref="NodeReplies"/>: per delivery: connection ref, its message's manifest byte (D or W), then its payload as a byte array</description></item>
 /// </list>
 /// <para>
 /// A stamp is i64 epoch, i64 sequence. A replica id (<see cref="ReplicaLayout"/>) is written as a byte array of its
@@ -81,6 +83,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
     private const string JournalDeltaManifest = "j";
     private const string BucketManifest = "K";
     private const string BucketDeltaManifest = "k";
+    private const string NodeRequestsManifest = "M";
+    private const string NodeRepliesManifest = "R";
 
     /// <summary>The shape byte of <see cref="Reply.WaitPending"/>: VALIDATE's type, which no reply answers.</summary>
     private const QueryType NoWireForm = QueryType.Validate;
@@ -92,6 +96,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         typeof(GetStats), typeof(StoreStats), typeof(GetWaiters), typeof(Waiters), typeof(GetBarriers), typeof(Barriers),
         typeof(ListEntries), typeof(Entries), typeof(ListQueues), typeof(QueueList),
         typeof(StoreEpoch), typeof(StoreJournal), typeof(JournalDelta), typeof(StoreBucket), typeof(BucketDelta),
+        typeof(NodeRequests), typeof(NodeReplies),
     ];
 
     /// <inheritdoc />
@@ -119,6 +124,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         JournalDelta => JournalDeltaManifest,
         StoreBucket => BucketManifest,
         BucketDelta => BucketDeltaManifest,
+        NodeRequests => NodeRequestsManifest,
+        NodeReplies => NodeRepliesManifest,
         _ => throw Unsupported(o),
     };
 
@@ -234,6 +241,23 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             case BucketDelta m:
                 WriteBucket(writer, m.Content);
                 break;
+            case NodeRequests m:
+                writer.Length(m.Messages.Count);
+                foreach (var message in m.Messages)
+                {
+                    writer.Byte((byte)(message is Execute or ConnectionClosed ? Manifest(message)[0] : throw Unsupported(message)));
+                    writer.Bytes(ToBinary(message));
+                }
+                break;
+            case NodeReplies m:
+                writer.Length(m.Deliveries.Count);
+                foreach (var delivery in m.Deliveries)
+                {
+                    writer.String(AkkaSerialization.SerializedActorPath(delivery.Connection));
+                    writer.Byte((byte)(delivery.Message is Executed or WaitCompleted ? Manifest(delivery.Message)[0] : throw Unsupported(delivery.Message)));
+                    writer.Bytes(ToBinary(delivery.Message));
+                }
+                break;
             default:
                 throw Unsupported(obj);
         }
@@ -267,6 +291,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             JournalDeltaManifest => new JournalDelta(ReadJournal(ref reader)),
             BucketManifest => StoreBucket.From(ReadBucket(ref reader)),
             BucketDeltaManifest => new BucketDelta(ReadBucket(ref reader)),
+            NodeRequestsManifest => ReadNodeRequests(ref reader),
+            NodeRepliesManifest => ReadNodeReplies(ref reader),
             _ => throw new SerializationException($"Unknown TcpStore message manifest [{manifest}] for serializer {SerializerId}."),
         };
         reader.End();
@@ -418,6 +444,36 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         for (var i = 0; i < queues.Length; i++)
             queues[i] = new QueueInfo(reader.Bytes(), reader.Int32());
         return new QueueList(total, queues);
+    }
+
+    // ---- Batches between a node's gateway and the singleton ----
+
+    private NodeRequests ReadNodeRequests(ref PayloadReader reader)
+    {
+        var messages = new object[reader.Count()];
+        for (var i = 0; i < messages.Length; i++)
+            messages[i] = ReadNested(ref reader, ExecuteManifest, ConnectionClosedManifest);
+        return new NodeRequests(messages);
+    }
+
+    private NodeReplies ReadNodeReplies(ref PayloadReader reader)
+    {
+        var deliveries = new Delivery[reader.Count()];
+        for (var i = 0; i < deliveries.Length; i++)
+        {
+            var connection = ReadRef(ref reader);
+            deliveries[i] = new Delivery(connection, ReadNested(ref reader, ExecutedManifest, WaitCompletedManifest));
+        }
+        return new NodeReplies(deliveries);
+    }
+
+    /// <summary>A message inside a batch: its manifest's byte (one of the two allowed) and its payload.</summary>
+    private object ReadNested(ref PayloadReader reader, string first, string second)
+    {
+        var manifest = ((char)reader.Byte()).ToString();
+        if (manifest != first && manifest != second)
+            throw reader.Malformed($"a batch holds a message of manifest [{manifest}]");
+        return FromBinary(reader.Bytes(), manifest);
     }
 
     // ---- The replicated state ----

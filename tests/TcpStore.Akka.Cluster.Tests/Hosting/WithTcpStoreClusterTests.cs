@@ -100,6 +100,7 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
             new StoreStats(0, 0, 0, 0, 0, 0), new GetWaiters(), new Waiters(0, []), new ListEntries(0, 1),
             new Entries(0, 0, []), new ListQueues(), new QueueList(0, []), new GetBarriers(), new Barriers(0, []),
             StoreEpoch.None, StoreJournal.Empty, new JournalDelta(JournalContent.Empty), StoreBucket.Empty, new BucketDelta(BucketContent.Empty),
+            new NodeRequests([]), new NodeReplies([]),
         ];
         Assert.Equal(StoreMessageSerializer.MessageTypes.OrderBy(t => t.Name), messages.Select(m => m.GetType()).OrderBy(t => t.Name));
         foreach (var message in messages)

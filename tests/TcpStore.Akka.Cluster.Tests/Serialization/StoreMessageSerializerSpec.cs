@@ -131,6 +131,15 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         yield return ("StoreBucket empty", StoreBucket.Empty);
         yield return ("StoreBucket", StoreBucket.From(Bucket));
         yield return ("BucketDelta", new BucketDelta(Bucket));
+
+        // Batches between a node's gateway and a singleton elsewhere.
+        yield return ("NodeRequests", new NodeRequests(
+            [new Execute(first, [new Query.Add(B("/n"), 1), new Query.Wait([B("/go")])]), new ConnectionClosed(second), new Execute(second, [])]));
+        yield return ("NodeRequests none", new NodeRequests([]));
+        yield return ("NodeReplies", new NodeReplies(
+            [new Delivery(first, new Executed([new Reply.Integer(1), Reply.WaitPending.Instance])), new Delivery(second, WaitCompleted.Instance),
+             new Delivery(first, new Executed([], new Rejection(QueryType.Add, "r", "d")))]));
+        yield return ("NodeReplies none", new NodeReplies([]));
     }
 
     private static readonly StoreEpoch Epoch = new(3, "akka.tcp://tcpstore@127.0.0.1:4051/user/tcpstore/singleton/store/store-1#7");
@@ -357,6 +366,7 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
     [InlineData("X", "00010B0500000000000000", "do not parse")] // MULTI_SET with 5 pairs in no bytes
     [InlineData("X", "00020D01020304", "1 queries where the count says 2")] // cut at a query boundary
     [InlineData("S", "00", "1 bytes are left over")]
+    [InlineData("M", "01" + "44" + "00", "manifest [D]")] // a reply inside a batch of requests
     [InlineData("J", "0000000000000000" + "00" + "00000000000000000000000000000000" + "02" +
                      "00000000000000000000000000000001" + "00" + "00000000000000000000000000000001" + "00", "appears twice")]
     [InlineData("K", "0000000000000000" + "00" + "02" + "016B" + "00000000000000000000000000000000" + "00" +

@@ -353,4 +353,23 @@ public sealed class ReplicatedStoreActorSpec : StoreSpec
         _replicator.ExpectNoMsg(lease); // the predecessor may still answer from its lease meanwhile
         ExpectGet(StoreJournalKey.Instance);
     }
+
+    [Fact]
+    public void A_nodes_batch_of_requests_runs_in_the_order_it_came()
+    {
+        var store = Start();
+        var epoch = TakeOver(store);
+        var waiter = CreateTestProbe();
+        var setter = CreateTestProbe();
+        Send(store, waiter, new Query.Wait([B("/go")]));
+        Confirm(store, epoch);
+        Assert.IsType<Reply.WaitPending>(waiter.ExpectMsg<Executed>().Replies.Single());
+
+        // The waiter's connection closed before the SET arrived on its node: the SET wakes nobody.
+        store.Tell(new NodeRequests([new ConnectionClosed(waiter.Ref), new Execute(setter.Ref, [new Query.Set(B("/go"), B("1")), new Query.Ping(4)])]));
+        Acknowledge(store, ExpectUpdate(StoreJournalKey.Instance));
+        Confirm(store, epoch);
+        Assert.Equal(4u, Assert.IsType<Reply.Pong>(setter.ExpectMsg<Executed>().Replies.Single()).Nonce);
+        waiter.ExpectNoMsg(Quiet);
+    }
 }

@@ -34,7 +34,12 @@ internal static class NodeBatch
                 foreach (var query in execute.Queries) queries += QueryEncoder.GetEncodedLength(query);
                 return envelope + queries;
             case StoreProtocol.Executed executed:
-                return envelope + ReplyEncoder.GetEncodedLength(executed.Replies);
+                long replies = 0;
+                foreach (var reply in executed.Replies)
+                {
+                    if (reply is not Reply.WaitPending) replies += ReplyEncoder.GetEncodedLength(reply); // it has no wire form
+                }
+                return envelope + replies;
             default:
                 return envelope;
         }

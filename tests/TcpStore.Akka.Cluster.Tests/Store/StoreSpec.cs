@@ -11,9 +11,9 @@ namespace TcpStore.Akka.Cluster.Tests.Store;
 /// What the singleton specs share: an actor system with the cluster provider (the singleton reads its own address),
 /// settings, and singletons started over <see cref="FakeReplicator"/>s, one per simulated node.
 /// </summary>
-public abstract class StoreSpec() : global::Akka.TestKit.Xunit2.TestKit(ClusterConfig)
+public abstract class StoreSpec(string extraConfig = "") : global::Akka.TestKit.Xunit2.TestKit(extraConfig + "\n" + ClusterConfig)
 {
-    private const string ClusterConfig = """
+    protected const string ClusterConfig = """
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
         akka.loglevel = WARNING

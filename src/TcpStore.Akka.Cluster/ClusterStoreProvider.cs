@@ -122,7 +122,8 @@ internal sealed class ClusterStoreProvider : IStoreProvider
                 manager.Path.ToStringWithoutAddress(),
                 ClusterSingletonProxySettings.Create(system).WithRole(role).WithSingletonName(singletonName)),
             "singleton-proxy");
-        return guardian.ActorOf(StoreGateway.Props(proxy, _settings), "store");
+        var readiness = guardian.ActorOf(ClusterReadiness.Props(_settings), "readiness");
+        return guardian.ActorOf(StoreGateway.Props(proxy, _settings, readiness), "store");
     }
 
     /// <summary>What the singleton manager starts on the oldest node: the store under a parent that never restarts it.</summary>

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster;
 using Akka.Event;
 using static TcpStore.Akka.Store.StoreProtocol;
 
@@ -17,11 +16,7 @@ namespace TcpStore.Akka.Cluster;
 /// flight and every deferred WAIT. The gateway tells its parent (the TcpStore guardian, which tells the listener,
 /// which tells every connection) <see cref="StoreLost"/>; the connections with something outstanding close, and
 /// the idle ones carry on with the next singleton.
-/// <para>
-/// It also says when the cluster store is ready (the log line <c>TcpStore cluster ready</c>): the singleton is found
-/// and every one of the <c>store-size</c> store nodes is Up in this node's view, i.e. the cluster has formed
-/// (issue 13, hole 7: start jobs after this line, not after the listener's READY).
-/// </para>
+/// <para>It tells the node's <see cref="ClusterReadiness"/> each store it finds.</para>
 /// </remarks>
 internal sealed class StoreGateway : ReceiveActor, IWithTimers
 {
@@ -39,12 +34,8 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
     private readonly IActorRef _proxy;
     private readonly TimeSpan _identifyInterval;
     private readonly Queue<(IActorRef Sender, object Message)> _held = new();
-    private readonly ClusterStoreSettings _settings;
-    private readonly global::Akka.Cluster.Cluster _cluster;
-    private readonly HashSet<UniqueAddress> _upStoreNodes = [];
+    private readonly IActorRef _readiness;
     private IActorRef _lost = ActorRefs.Nobody;
-    private IActorRef? _singleton;
-    private bool _ready, _tooMany;
 
     // Requests for a singleton on another node, sent as one NodeRequests when this mailbox has nothing more for now.
     private readonly List<object> _outbox = [];
@@ -53,54 +44,21 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef proxy, ClusterStoreSettings settings) =>
-        global::Akka.Actor.Props.Create(() => new StoreGateway(proxy, settings));
+    /// <param name="proxy">The singleton proxy, asked where the store is.</param>
+    /// <param name="settings">Cluster mode's settings (the identify interval).</param>
+    /// <param name="readiness">Told each store found (<see cref="ClusterReadiness"/>); none when null.</param>
+    public static Props Props(IActorRef proxy, ClusterStoreSettings settings, IActorRef? readiness = null) =>
+        global::Akka.Actor.Props.Create(() => new StoreGateway(proxy, settings.IdentifyInterval, readiness ?? ActorRefs.Nobody));
 
-    public StoreGateway(IActorRef proxy, ClusterStoreSettings settings)
+    public StoreGateway(IActorRef proxy, TimeSpan identifyInterval, IActorRef readiness)
     {
         _proxy = proxy;
-        _settings = settings;
-        _identifyInterval = settings.IdentifyInterval;
-        _cluster = global::Akka.Cluster.Cluster.Get(Context.System);
+        _identifyInterval = identifyInterval;
+        _readiness = readiness;
         Searching();
     }
 
-    protected override void PreStart()
-    {
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
-        StartSearching();
-    }
-
-    protected override void PostStop() => _cluster.Unsubscribe(Self);
-
-    /// <summary>Keeps count of the Up store nodes, for the ready line and the store-size check.</summary>
-    private void Membership()
-    {
-        Receive<ClusterEvent.IMemberEvent>(e =>
-        {
-            var member = e.Member;
-            if (_settings.Role.Length > 0 && !member.HasRole(_settings.Role)) return;
-            if (e is ClusterEvent.MemberUp) _upStoreNodes.Add(member.UniqueAddress);
-            else if (e is ClusterEvent.MemberRemoved or ClusterEvent.MemberExited or ClusterEvent.MemberLeft or ClusterEvent.MemberDowned)
-                _upStoreNodes.Remove(member.UniqueAddress);
-            if (_upStoreNodes.Count > _settings.StoreSize && !_tooMany)
-            {
-                _tooMany = true;
-                _log.Error("{0} store nodes are Up but {1}.store-size is {2}: quorums of {3} no longer intersect; set store-size " +
-                           "to the number of store nodes on every node (docs/CLUSTER.md)", _upStoreNodes.Count,
-                    ClusterStoreSettings.ConfigPath, _settings.StoreSize, _settings.Quorum);
-            }
-            AnnounceReady();
-        });
-    }
-
-    private void AnnounceReady()
-    {
-        if (_ready || _singleton is null || _upStoreNodes.Count < _settings.StoreSize || !_upStoreNodes.Contains(_cluster.SelfUniqueAddress)) return;
-        _ready = true;
-        _log.Info("TcpStore cluster ready on {0}: {1} of {2} store nodes Up, store at {3}",
-            _cluster.SelfAddress, _upStoreNodes.Count, _settings.StoreSize, _singleton.Path);
-    }
+    protected override void PreStart() => StartSearching();
 
     private void StartSearching()
     {
@@ -110,7 +68,6 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
 
     private void Searching()
     {
-        Membership();
         // Any store's stats reply names the singleton (its sender); the proxy delivers the request once it knows it.
         Receive<Identify>(_ => _proxy.Tell(GetStats.Instance));
         Receive<StoreStats>(_ =>
@@ -128,11 +85,10 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
         Timers.Cancel(Identify.Instance);
         Context.Watch(singleton);
         _log.Info("TcpStore singleton found at {0}; delivering {1} held messages", singleton.Path, _held.Count);
-        _singleton = singleton;
         var remote = !singleton.Path.Address.Equals(Self.Path.Address);
         Become(() => Forwarding(singleton, remote));
         while (_held.TryDequeue(out var held)) Route(singleton, remote, held.Message, held.Sender);
-        AnnounceReady();
+        _readiness.Tell(new ClusterReadiness.StoreFound(singleton));
     }
 
     /// <summary>
@@ -174,7 +130,6 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
 
     private void Forwarding(IActorRef singleton, bool remote)
     {
-        Membership();
         Receive<Flush>(_ =>
         {
             _flushScheduled = false;
@@ -185,7 +140,6 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
         {
             if (!terminated.ActorRef.Equals(singleton)) return;
             _lost = singleton;
-            _singleton = null;
             _outbox.Clear(); // their connections are owed answers: StoreLost closes them
             _outboxBytes = 0;
             _log.Warning("TcpStore singleton {0} stopped: closing this node's connections that were owed an answer, " +

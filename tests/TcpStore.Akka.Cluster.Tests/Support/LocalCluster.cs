@@ -116,6 +116,12 @@ public sealed class LocalCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var node in Nodes) await node.DisposeAsync();
+        // To study a run: every line of every node, kept in this directory.
+        if (Environment.GetEnvironmentVariable("TCPSTORE_TEST_LOGS") is { Length: > 0 } logs)
+        {
+            var run = Directory.CreateDirectory(Path.Combine(logs, DateTime.UtcNow.ToString("HHmmss.fff"))).FullName;
+            foreach (var node in Nodes) await File.WriteAllLinesAsync(Path.Combine(run, node.Name + ".log"), node.Lines);
+        }
         foreach (var node in Nodes)
         {
             var interesting = node.Lines.Where(FailoverCluster.Interesting).ToList();

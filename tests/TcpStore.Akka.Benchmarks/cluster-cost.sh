@@ -64,12 +64,12 @@ start standalone standalone --port 0
 start node1 node1 --config "$config" --cluster-port 4051 --port 0
 start node2 node2 --config "$config" --cluster-port 4052 --port 0
 start node3 node3 --config "$config" --cluster-port 4053 --port 0
-# The first node forms the cluster and hosts the singleton; wait until every gateway has found it.
+# No node is Up before all three have joined; wait until each says the cluster store is ready (all Up, store found).
 for _ in $(seq 1 600); do
-  [[ "$(cat "$out"/node?.out | grep -c 'TcpStore singleton found')" -ge 3 ]] && break
+  [[ "$(cat "$out"/node?.out | grep -c 'TcpStore cluster ready')" -ge 3 ]] && break
   sleep 0.1
 done
-# The oldest node hosts the singleton (usually node1, which forms the cluster): measure through it and through another.
+# The oldest node hosts the singleton: measure through it and through another.
 if grep -q 'singleton serving on' "$out/node1.out"; then local_port="$node1"; other_port="$node2"
 elif grep -q 'singleton serving on' "$out/node2.out"; then local_port="$node2"; other_port="$node3"
 elif grep -q 'singleton serving on' "$out/node3.out"; then local_port="$node3"; other_port="$node1"

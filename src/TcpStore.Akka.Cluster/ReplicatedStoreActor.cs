@@ -27,7 +27,9 @@ namespace TcpStore.Akka.Cluster;
 /// the previous group was out goes in the next). Every message to a connection (a batch's replies, a STOP_WAITING)
 /// is held, tagged with the latest change before it, until (a) every change up to its tag is on a quorum and (b) an
 /// epoch read from a quorum that started after both that and the message itself still shows our epoch; one such
-/// read serves every message held meanwhile. A read that shows another epoch means this singleton was replaced:
+/// read serves every message held meanwhile (with <c>lease</c> set, such a read instead vouches for every message
+/// released within the lease from its start, and a successor waits the lease out before it reads the state). A read
+/// that shows another epoch means this singleton was replaced:
 /// it tells its parent (<see cref="Fenced"/>) and stops, answering nothing more, so the connections it owed answers
 /// close (<see cref="StoreGateway"/>, <see cref="StoreLost"/>). Confirmed groups are copied into the buckets in the
 /// background (whenever the store is idle, or once the journal holds <c>journal-limit</c> changes), after which

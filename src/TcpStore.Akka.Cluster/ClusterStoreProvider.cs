@@ -6,6 +6,7 @@ using Akka.DistributedData;
 using Akka.Event;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Hosting;
+using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 
 namespace TcpStore.Akka.Cluster;
@@ -64,11 +65,31 @@ internal sealed class ClusterStoreProvider : IStoreProvider
                 $"(tcpstore.limits.max-value-bytes = {maxValue}) from one node to another; " +
                 $"raise it to at least {needed} bytes (hocon/cluster-local.conf uses 32MiB), or lower the limit.");
 
+        // Quorums count replicas: they must be on exactly the store nodes, or a quorum of store-size could be made of
+        // other nodes (or miss store nodes that hold no replica).
         var replicaRole = system.Settings.Config.GetString("akka.cluster.distributed-data.role", "");
-        if (replicaRole.Length > 0 && !cluster.SelfRoles.Contains(replicaRole))
+        if (replicaRole != _settings.Role)
             throw new ConfigurationException(
-                $"This node lacks the role \"{replicaRole}\" of akka.cluster.distributed-data.role, so it would " +
-                "hold no replica and could not write; give the store nodes that role.");
+                $"akka.cluster.distributed-data.role is \"{replicaRole}\" but the store role ({ClusterStoreSettings.ConfigPath}.role) " +
+                $"is \"{_settings.Role}\": set both to the same role, so that the replicas, and the quorums of " +
+                $"{ClusterStoreSettings.ConfigPath}.store-size = {_settings.StoreSize} they count, are on the store nodes.");
+
+        // Issue 13, hole 7: survivors that are still Joining or WeaklyUp when the first node pauses must not down
+        // themselves. WeaklyUp members make their split-brain resolver responsible while it counts only Up members
+        // (the paused node alone is then "the majority"); and store nodes moved to Up one by one leave a window in
+        // which two Up members face each other and the tie goes to the lowest address, paused or not.
+        if (cluster.Settings.AllowWeaklyUpMembers)
+            throw new ConfigurationException(
+                "TcpStore cluster mode needs akka.cluster.allow-weakly-up-members = off: a node that is only WeaklyUp " +
+                "when the node it joined pauses downs itself (docs/CLUSTER.md, \"No split brain\").");
+        var minimum = _settings.Role.Length > 0
+            ? Math.Max(cluster.Settings.MinNrOfMembers, cluster.Settings.MinNrOfMembersOfRole.GetValueOrDefault(_settings.Role, 0))
+            : cluster.Settings.MinNrOfMembers;
+        if (minimum < _settings.StoreSize)
+            throw new ConfigurationException(
+                $"TcpStore cluster mode needs every store node to join before any is Up: set " +
+                $"{(_settings.Role.Length > 0 ? $"akka.cluster.role.{_settings.Role}.min-nr-of-members" : "akka.cluster.min-nr-of-members")} = " +
+                $"{_settings.StoreSize} ({ClusterStoreSettings.ConfigPath}.store-size; it is {minimum}; docs/CLUSTER.md, \"No split brain\").");
 
         var strategy = system.Settings.Config.GetString("akka.cluster.split-brain-resolver.active-strategy");
         if (strategy != "keep-majority")
@@ -90,15 +111,23 @@ internal sealed class ClusterStoreProvider : IStoreProvider
         const string singletonName = "store";
         var manager = guardian.ActorOf(
             ClusterSingletonManager.Props(
-                ReplicatedStoreActor.Props(_store.Store, _settings, replicator),
+                SingletonProps(_store.Store, _settings, replicator),
                 PoisonPill.Instance,
-                ClusterSingletonManagerSettings.Create(system).WithRole(role).WithSingletonName(singletonName)),
+                // The removal margin keeps two singletons from overlapping after a partition; the epochs make an
+                // overlap harmless (the older one answers nothing more), so it is short (docs/CLUSTER.md).
+                ClusterSingletonManagerSettings.Create(system).WithRole(role).WithSingletonName(singletonName)
+                    .WithRemovalMargin(_settings.SingletonRemovalMargin)),
             "singleton");
         var proxy = guardian.ActorOf(
             ClusterSingletonProxy.Props(
                 manager.Path.ToStringWithoutAddress(),
                 ClusterSingletonProxySettings.Create(system).WithRole(role).WithSingletonName(singletonName)),
             "singleton-proxy");
-        return guardian.ActorOf(StoreGateway.Props(proxy, _settings), "store");
+        var readiness = guardian.ActorOf(ClusterReadiness.Props(_settings), "readiness");
+        return guardian.ActorOf(StoreGateway.Props(proxy, _settings, readiness), "store");
     }
+
+    /// <summary>What the singleton manager starts on the oldest node: the store under a parent that never restarts it.</summary>
+    internal static Props SingletonProps(StoreLimits limits, ClusterStoreSettings settings, IActorRef replicator) =>
+        StoreSingleton.Props(ReplicatedStoreActor.Props(limits, settings, replicator), settings.FencedRestartDelay);
 }

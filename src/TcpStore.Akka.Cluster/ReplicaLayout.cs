@@ -1,13 +1,15 @@
 using System.Buffers.Binary;
-using Akka.DistributedData;
+using TcpStore.Akka.Cluster.Replication;
 
 namespace TcpStore.Akka.Cluster;
 
 /// <summary>
-/// How the store's state is laid out in Akka.DistributedData: <c>buckets</c> <see cref="LWWDictionary{TKey,TValue}"/>
-/// entries named <c>tcpstore-N</c>, each holding the map entries and queues whose key hashes to N. A map entry's
-/// dictionary key is <c>'k'</c> + the key's bytes as Latin-1 characters (one char per byte, so any byte sequence
-/// maps to exactly one string and back); a queue's is <c>'q'</c> + its name, and its value all its items, framed.
+/// How the store's state is laid out in Akka.DistributedData (docs/CLUSTER.md, "Replicated state"): the epoch
+/// register (<see cref="StoreEpochKey"/>), the journal of group commits (<see cref="StoreJournalKey"/>), and
+/// <c>buckets</c> <see cref="StoreBucket"/> entries named <c>tcpstore-bucket-N</c>, each holding the map entries and
+/// queues whose key hashes to N. A map entry's id is <c>'k'</c> + the key's bytes as Latin-1 characters (one char per
+/// byte, so any byte sequence maps to exactly one string and back); a queue's is <c>'q'</c> + its name, and its value
+/// all its items, framed.
 /// </summary>
 internal sealed class ReplicaLayout(int buckets)
 {
@@ -16,7 +18,17 @@ internal sealed class ReplicaLayout(int buckets)
 
     public int Buckets { get; } = buckets;
 
-    public LWWDictionaryKey<string, byte[]> BucketKey(int bucket) => new($"tcpstore-{bucket}");
+    private readonly StoreBucketKey[] _keys = Enumerable.Range(0, buckets).Select(b => new StoreBucketKey(b)).ToArray();
+
+    public StoreBucketKey BucketKey(int bucket) => _keys[bucket];
+
+    /// <summary>The bucket of a replica id (<see cref="EntryId"/>, <see cref="QueueId"/>): that of its key's bytes.</summary>
+    public int BucketOfId(string id)
+    {
+        var hash = 2166136261u;
+        for (var i = 1; i < id.Length; i++) hash = (hash ^ (byte)id[i]) * 16777619u;
+        return (int)(hash % (uint)Buckets);
+    }
 
     /// <summary>The bucket of a key: FNV-1a of its bytes, the same in every process (unlike string hash codes).</summary>
     public int BucketOf(byte[] key)

@@ -18,6 +18,13 @@ public sealed class TcpStoreClusterOptions
     /// <summary><c>tcpstore.cluster.role</c>: the nodes that serve clients, hold replicas and may host the store.</summary>
     public string? Role { get; set; }
 
+    /// <summary>
+    /// <c>tcpstore.cluster.store-size</c>: how many store nodes the cluster has; quorums are majorities of it. When set,
+    /// the options also write what cluster mode needs of Akka for it: <c>akka.cluster.role.&lt;role&gt;.min-nr-of-members</c>
+    /// (every store node joins before any is Up) and <c>akka.cluster.allow-weakly-up-members = off</c>.
+    /// </summary>
+    public int? StoreSize { get; set; }
+
     /// <summary><c>tcpstore.cluster.buckets</c>: replicated entries the state is split into; the same on every node.</summary>
     public int? Buckets { get; set; }
 
@@ -36,6 +43,14 @@ public sealed class TcpStoreClusterOptions
         var hocon = new StringBuilder();
         Write(hocon, "enabled", true.ToHocon());
         Write(hocon, "role", Role?.ToHocon());
+        Write(hocon, "store-size", StoreSize?.ToHocon());
+        if (StoreSize is { } storeSize)
+        {
+            var role = Role ?? "tcpstore"; // reference.conf's default role
+            hocon.Append(role.Length > 0 ? $"akka.cluster.role.{role.ToHocon()}.min-nr-of-members = " : "akka.cluster.min-nr-of-members = ")
+                .Append(storeSize).Append('\n');
+            hocon.Append("akka.cluster.allow-weakly-up-members = off\n");
+        }
         Write(hocon, "buckets", Buckets?.ToHocon());
         Write(hocon, "write-timeout", WriteTimeout?.ToHocon());
         Write(hocon, "read-timeout", ReadTimeout?.ToHocon());

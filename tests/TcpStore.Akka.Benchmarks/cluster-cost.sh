@@ -7,6 +7,9 @@
 #   tests/TcpStore.Akka.Benchmarks/cluster-cost.sh [--seconds S] [--storeload PATH] [--config FILE] [--only REGEX]
 #
 # --config names another cluster HOCON file (same Akka.Remote ports), e.g. to compare tcpstore.cluster.buckets.
+# The last row is a rendezvous storm (storeload storm: N connections, ADD + WAIT each; --storm N, default 5000): its
+# figures are seconds from the first connect to the last STOP_WAITING, and its ratio is cluster time / standalone time
+# (docs/CLUSTER.md's target: at most 2x through any node).
 #
 # Like compare.sh, it needs storeload (../shared/tools/storeload, or --storeload / $STORELOAD); it is not a test.
 set -euo pipefail
@@ -15,12 +18,14 @@ seconds=5
 storeload="${STORELOAD:-}"
 config="$repo/hocon/cluster-local.conf"
 only="."
+storm=5000
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --storeload) storeload="$2"; shift 2 ;;
     --config) config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --storm) storm="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,12 +64,12 @@ start standalone standalone --port 0
 start node1 node1 --config "$config" --cluster-port 4051 --port 0
 start node2 node2 --config "$config" --cluster-port 4052 --port 0
 start node3 node3 --config "$config" --cluster-port 4053 --port 0
-# The first node forms the cluster and hosts the singleton; wait until every gateway has found it.
+# No node is Up before all three have joined; wait until each says the cluster store is ready (all Up, store found).
 for _ in $(seq 1 600); do
-  [[ "$(cat "$out"/node?.out | grep -c 'TcpStore singleton found')" -ge 3 ]] && break
+  [[ "$(cat "$out"/node?.out | grep -c 'TcpStore cluster ready')" -ge 3 ]] && break
   sleep 0.1
 done
-# The oldest node hosts the singleton (usually node1, which forms the cluster): measure through it and through another.
+# The oldest node hosts the singleton: measure through it and through another.
 if grep -q 'singleton serving on' "$out/node1.out"; then local_port="$node1"; other_port="$node2"
 elif grep -q 'singleton serving on' "$out/node2.out"; then local_port="$node2"; other_port="$node3"
 elif grep -q 'singleton serving on' "$out/node3.out"; then local_port="$node3"; other_port="$node1"
@@ -77,6 +82,13 @@ run() { # run PORT storeload-args... -> "ops_per_s p99_us", or "0 failed"
     | grep '^RESULT' | grep ' errors=0$' || true)"
   [[ -n "$line" ]] || { echo "0 failed"; return; }
   sed -E 's/.*ops_per_s=([0-9.]+).*p99_us=([0-9.]+).*/\1 \2/' <<<"$line"
+}
+storm_run() { # storm_run PORT -> total seconds, or "failed"
+  local line
+  line="$(timeout 600 "$storeload" storm --conns "$storm" --host 127.0.0.1 --port "$1" 2>>"$out/storeload.err" \
+    | grep '^RESULT' | grep ' errors=0$' || true)"
+  [[ -n "$line" ]] || { echo "failed"; return; }
+  sed -E 's/.*total_s=([0-9.]+).*/\1/' <<<"$line"
 }
 ratio() { [[ "$2" == 0 ]] && echo "n/a" || printf '%.2f×' "$(echo "$1 / $2" | bc -l)"; }
 
@@ -91,6 +103,11 @@ for spec in "ping 1" "get 1" "set 1" "add 1" "ping 64" "get 64" "set 64" "add 64
   printf '| %s c%s | %s (%s) | %s (%s) | %s | %s (%s) | %s |\n' "$op" "$conns" \
     "$s_ops" "$s_p99" "$l_ops" "$l_p99" "$(ratio "$l_ops" "$s_ops")" "$r_ops" "$r_p99" "$(ratio "$r_ops" "$s_ops")"
 done
+if grep -qE "$only" <<<"storm $storm"; then
+  s_t="$(storm_run "$standalone")"; l_t="$(storm_run "$local_port")"; r_t="$(storm_run "$other_port")"
+  sratio() { [[ "$1" == failed || "$2" == failed ]] && echo "n/a" || printf '%.2f× time' "$(echo "$1 / $2" | bc -l)"; }
+  printf '| storm %s (s) | %s | %s | %s | %s | %s |\n' "$storm" "$s_t" "$l_t" "$(sratio "$l_t" "$s_t")" "$r_t" "$(sratio "$r_t" "$s_t")"
+fi
 echo
 echo "Machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB;" \
      "load average before the last run: $(cut -d' ' -f1-3 /proc/loadavg); ${seconds} s per run; raw output in $out"

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace TcpStore.TestSupport;
 
@@ -23,8 +24,11 @@ public sealed class ServerProcess : IAsyncDisposable
         _readers = Task.WhenAll(Pump(process.StandardOutput, ""), Pump(process.StandardError, "[stderr] "));
     }
 
-    /// <summary>A short name for messages (A, B, C, standalone).</summary>
-    public string Name { get; }
+    /// <summary>A short name for messages (A, B, C, standalone); a cluster may rename its nodes once it knows their roles.</summary>
+    public string Name { get; set; }
+
+    /// <summary>The node's place in the cluster that started it (its ports' index).</summary>
+    public int Index { get; set; }
 
     public Process Process { get; }
 
@@ -176,6 +180,25 @@ public sealed class ServerProcess : IAsyncDisposable
         if (!Process.HasExited) Process.Kill(); // SIGKILL on Unix; the server has no child processes
     }
 
+    /// <summary>SIGSTOP: the process stops where it is, sockets open, until <see cref="Resume"/> (a long GC, a VM
+    /// migration, an overloaded host, as its peers see it).</summary>
+    public void Pause() => Signal(SigStop);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(SigCont);
+
+    private const int SigCont = 18; // Linux x86-64 and arm64
+    private const int SigStop = 19;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
+    private void Signal(int signal)
+    {
+        if (SendSignal(Process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({Process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     /// <summary>The last <paramref name="count"/> lines, for failure messages and the test output.</summary>
     public string Tail(int count = 60)
     {
@@ -186,7 +209,8 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         try
         {
-            Kill();
+            Kill(); // SIGKILL ends a paused process too
+
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await Process.WaitForExitAsync(exit.Token);
             await _readers.WaitAsync(TimeSpan.FromSeconds(5));

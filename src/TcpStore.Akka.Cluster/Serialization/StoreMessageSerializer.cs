@@ -1,6 +1,7 @@
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
+using TcpStore.Akka.Cluster.Replication;
 using TcpStore.Akka.Store;
 using TcpStore.Protocol;
 using static TcpStore.Akka.Store.StoreProtocol;
@@ -34,7 +35,19 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>e</term><description><see cref="Entries"/>: i32 total, i32 offset, then per entry: key, i32 value bytes, nullable value</description></item>
 /// <item><term>Q</term><description><see cref="ListQueues"/>: i32 limit</description></item>
 /// <item><term>q</term><description><see cref="QueueList"/>: i32 total, then per queue: name, i32 items</description></item>
+/// <item><term>P</term><description><see cref="StoreEpoch"/> (replicated): i64 number, owner</description></item>
+/// <item><term>J</term><description><see cref="StoreJournal"/> (replicated): generation (an epoch), truncated-through stamp, then per entry: stamp, then per change: id, nullable value</description></item>
+/// <item><term>j</term><description><see cref="JournalDelta"/>: as J</description></item>
+/// <item><term>K</term><description><see cref="StoreBucket"/> (replicated): generation, then per item in ordinal order of ids: id, stamp, nullable value</description></item>
+/// <item><term>k</term><description><see cref="BucketDelta"/>: as K</description></item>
+/// <item><term>M</term><description><see cref="NodeRequests"/>: per message: its manifest's byte (X or C), then its payload as a byte array</description></item>
+/// <item><term>R</term><description><see cref="NodeReplies"/>: per delivery: connection ref, its message's manifest byte (D or W), then its payload as a byte array</description></item>
 /// </list>
+/// <para>
+/// A stamp is i64 epoch, i64 sequence. A replica id (<see cref="ReplicaLayout"/>) is written as a byte array of its
+/// characters, each below 256. The replicated types travel inside Akka.DistributedData's own messages, which ask
+/// this serializer for them; equal states give equal bytes (the replicator's gossip compares digests).
+/// </para>
 /// <para>
 /// A reply on the wire does not name its type (a client knows which query it answers), so each carries one shape
 /// byte first: the type of a query whose reply has its layout (GET for a byte vector, ADD for an integer, CHECK,
@@ -65,6 +78,13 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
     private const string EntriesManifest = "e";
     private const string ListQueuesManifest = "Q";
     private const string QueueListManifest = "q";
+    private const string EpochManifest = "P";
+    private const string JournalManifest = "J";
+    private const string JournalDeltaManifest = "j";
+    private const string BucketManifest = "K";
+    private const string BucketDeltaManifest = "k";
+    private const string NodeRequestsManifest = "M";
+    private const string NodeRepliesManifest = "R";
 
     /// <summary>The shape byte of <see cref="Reply.WaitPending"/>: VALIDATE's type, which no reply answers.</summary>
     private const QueryType NoWireForm = QueryType.Validate;
@@ -75,6 +95,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         typeof(Execute), typeof(Executed), typeof(WaitCompleted), typeof(ConnectionClosed),
         typeof(GetStats), typeof(StoreStats), typeof(GetWaiters), typeof(Waiters), typeof(GetBarriers), typeof(Barriers),
         typeof(ListEntries), typeof(Entries), typeof(ListQueues), typeof(QueueList),
+        typeof(StoreEpoch), typeof(StoreJournal), typeof(JournalDelta), typeof(StoreBucket), typeof(BucketDelta),
+        typeof(NodeRequests), typeof(NodeReplies),
     ];
 
     /// <inheritdoc />
@@ -97,6 +119,13 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         Entries => EntriesManifest,
         ListQueues => ListQueuesManifest,
         QueueList => QueueListManifest,
+        StoreEpoch => EpochManifest,
+        StoreJournal => JournalManifest,
+        JournalDelta => JournalDeltaManifest,
+        StoreBucket => BucketManifest,
+        BucketDelta => BucketDeltaManifest,
+        NodeRequests => NodeRequestsManifest,
+        NodeReplies => NodeRepliesManifest,
         _ => throw Unsupported(o),
     };
 
@@ -193,6 +222,38 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                     writer.Int32(queue.Items);
                 }
                 break;
+            case StoreEpoch m:
+                WriteEpoch(writer, m);
+                break;
+            case StoreJournal m:
+                WriteJournal(writer, m.Content);
+                break;
+            case JournalDelta m:
+                WriteJournal(writer, m.Content);
+                break;
+            case StoreBucket m:
+                WriteBucket(writer, m.Content);
+                break;
+            case BucketDelta m:
+                WriteBucket(writer, m.Content);
+                break;
+            case NodeRequests m:
+                writer.Length(m.Messages.Count);
+                foreach (var message in m.Messages)
+                {
+                    writer.Byte((byte)(message is Execute or ConnectionClosed ? Manifest(message)[0] : throw Unsupported(message)));
+                    writer.Bytes(ToBinary(message));
+                }
+                break;
+            case NodeReplies m:
+                writer.Length(m.Deliveries.Count);
+                foreach (var delivery in m.Deliveries)
+                {
+                    writer.String(AkkaSerialization.SerializedActorPath(delivery.Connection));
+                    writer.Byte((byte)(delivery.Message is Executed or WaitCompleted ? Manifest(delivery.Message)[0] : throw Unsupported(delivery.Message)));
+                    writer.Bytes(ToBinary(delivery.Message));
+                }
+                break;
             default:
                 throw Unsupported(obj);
         }
@@ -221,6 +282,13 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             EntriesManifest => ReadEntries(ref reader),
             ListQueuesManifest => new ListQueues(reader.Int32()),
             QueueListManifest => ReadQueueList(ref reader),
+            EpochManifest => ReadEpoch(ref reader),
+            JournalManifest => StoreJournal.From(ReadJournal(ref reader)),
+            JournalDeltaManifest => new JournalDelta(ReadJournal(ref reader)),
+            BucketManifest => StoreBucket.From(ReadBucket(ref reader)),
+            BucketDeltaManifest => new BucketDelta(ReadBucket(ref reader)),
+            NodeRequestsManifest => ReadNodeRequests(ref reader),
+            NodeRepliesManifest => ReadNodeReplies(ref reader),
             _ => throw new SerializationException($"Unknown TcpStore message manifest [{manifest}] for serializer {SerializerId}."),
         };
         reader.End();
@@ -381,6 +449,132 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         for (var i = 0; i < refs.Length; i++)
             refs[i] = ReadRef(ref reader);
         return refs;
+    }
+
+    // ---- Batches between a node's gateway and the singleton ----
+
+    private NodeRequests ReadNodeRequests(ref PayloadReader reader)
+    {
+        var messages = new object[reader.Count()];
+        for (var i = 0; i < messages.Length; i++)
+            messages[i] = ReadNested(ref reader, ExecuteManifest, ConnectionClosedManifest);
+        return new NodeRequests(messages);
+    }
+
+    private NodeReplies ReadNodeReplies(ref PayloadReader reader)
+    {
+        var deliveries = new Delivery[reader.Count()];
+        for (var i = 0; i < deliveries.Length; i++)
+        {
+            var connection = ReadRef(ref reader);
+            deliveries[i] = new Delivery(connection, ReadNested(ref reader, ExecutedManifest, WaitCompletedManifest));
+        }
+        return new NodeReplies(deliveries);
+    }
+
+    /// <summary>A message inside a batch: its manifest's byte (one of the two allowed) and its payload.</summary>
+    private object ReadNested(ref PayloadReader reader, string first, string second)
+    {
+        var manifest = ((char)reader.Byte()).ToString();
+        if (manifest != first && manifest != second)
+            throw reader.Malformed($"a batch holds a message of manifest [{manifest}]");
+        return FromBinary(reader.Bytes(), manifest);
+    }
+
+    // ---- The replicated state ----
+
+    private static void WriteEpoch(PayloadWriter writer, StoreEpoch epoch)
+    {
+        writer.Int64(epoch.Number);
+        writer.String(epoch.Owner);
+    }
+
+    private static StoreEpoch ReadEpoch(ref PayloadReader reader) => new(reader.Int64(), reader.String());
+
+    private static void WriteStamp(PayloadWriter writer, Stamp stamp)
+    {
+        writer.Int64(stamp.Epoch);
+        writer.Int64(stamp.Sequence);
+    }
+
+    private static Stamp ReadStamp(ref PayloadReader reader) => new(reader.Int64(), reader.Int64());
+
+    private static void WriteId(PayloadWriter writer, string id)
+    {
+        writer.Length(id.Length);
+        var span = writer.Buffer.GetSpan(id.Length);
+        for (var i = 0; i < id.Length; i++)
+            span[i] = id[i] <= 0xFF ? (byte)id[i] : throw new ArgumentException($"replica id {id} has a character above 0xFF");
+        writer.Buffer.Advance(id.Length);
+    }
+
+    private static string ReadId(ref PayloadReader reader)
+    {
+        var bytes = reader.Bytes();
+        return string.Create(bytes.Length, bytes, static (chars, b) =>
+        {
+            for (var i = 0; i < b.Length; i++) chars[i] = (char)b[i];
+        });
+    }
+
+    private static void WriteJournal(PayloadWriter writer, JournalContent journal)
+    {
+        WriteEpoch(writer, journal.Generation);
+        WriteStamp(writer, journal.TruncatedThrough);
+        writer.Length(journal.Entries.Count);
+        foreach (var (stamp, changes) in journal.Entries)
+        {
+            WriteStamp(writer, stamp);
+            writer.Length(changes.Length);
+            foreach (var change in changes)
+            {
+                WriteId(writer, change.Id);
+                writer.NullableBytes(change.Value);
+            }
+        }
+    }
+
+    private static JournalContent ReadJournal(ref PayloadReader reader)
+    {
+        var generation = ReadEpoch(ref reader);
+        var truncated = ReadStamp(ref reader);
+        var entries = JournalContent.Empty.Entries.ToBuilder();
+        var count = reader.Count();
+        for (var i = 0; i < count; i++)
+        {
+            var stamp = ReadStamp(ref reader);
+            var changes = new Change[reader.Count()];
+            for (var j = 0; j < changes.Length; j++)
+                changes[j] = new Change(ReadId(ref reader), reader.NullableBytes());
+            if (!entries.TryAdd(stamp, changes)) throw reader.Malformed($"journal entry {stamp} appears twice");
+        }
+        return new JournalContent(generation, truncated, entries.ToImmutable());
+    }
+
+    private static void WriteBucket(PayloadWriter writer, BucketContent bucket)
+    {
+        WriteEpoch(writer, bucket.Generation);
+        writer.Length(bucket.Items.Count);
+        foreach (var (id, item) in bucket.Items)
+        {
+            WriteId(writer, id);
+            WriteStamp(writer, item.Stamp);
+            writer.NullableBytes(item.Value);
+        }
+    }
+
+    private static BucketContent ReadBucket(ref PayloadReader reader)
+    {
+        var generation = ReadEpoch(ref reader);
+        var items = BucketContent.NoItems.ToBuilder();
+        var count = reader.Count();
+        for (var i = 0; i < count; i++)
+        {
+            var id = ReadId(ref reader);
+            if (!items.TryAdd(id, new Stamped(ReadStamp(ref reader), reader.NullableBytes())))
+                throw reader.Malformed($"bucket item {id} appears twice");
+        }
+        return new BucketContent(generation, items.ToImmutable());
     }
 
     private IActorRef ReadRef(ref PayloadReader reader)

@@ -38,7 +38,7 @@ public sealed class StandaloneAssemblyTests(ITestOutputHelper output)
         {
             var remotePort = FailoverCluster.FreeLoopbackPorts(1)[0];
             var config = Path.Combine(directory, "cluster.conf");
-            await File.WriteAllTextAsync(config, FailoverCluster.Hocon(remotePort));
+            await File.WriteAllTextAsync(config, FailoverCluster.SingleNodeHocon(remotePort));
             await using var node = ServerProcess.Start(BuiltServer.Path, "cluster", "--config", config, "--cluster-port", remotePort.ToString(),
                 "--port", "0", "--host", "127.0.0.1");
             await node.WaitForReadyAsync(Bound);

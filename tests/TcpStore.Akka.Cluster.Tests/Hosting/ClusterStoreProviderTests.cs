@@ -11,6 +11,9 @@ public sealed class ClusterStoreProviderTests
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, maximum-frame-size = 32MiB }
         akka.cluster.roles = [tcpstore]
+        akka.cluster.distributed-data.role = tcpstore
+        akka.cluster.role.tcpstore.min-nr-of-members = 3
+        akka.cluster.allow-weakly-up-members = off
         akka.loglevel = WARNING
         """;
 
@@ -62,5 +65,35 @@ public sealed class ClusterStoreProviderTests
             await ProviderFor(Cluster + "\nakka.remote.dot-netty.tcp.maximum-frame-size = 1MiB"));
         Assert.Contains("maximum-frame-size", error.Message);
         Assert.Contains("max-value-bytes = 8388608", error.Message);
+    }
+
+    [Fact]
+    public async Task Cluster_mode_needs_the_replicas_on_the_store_nodes()
+    {
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor(Cluster + "\nakka.cluster.distributed-data.role = \"\""));
+        Assert.Contains("akka.cluster.distributed-data.role", error.Message);
+    }
+
+    [Fact]
+    public async Task Cluster_mode_refuses_weakly_up_members()
+    {
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor(Cluster + "\nakka.cluster.allow-weakly-up-members = 7s"));
+        Assert.Contains("allow-weakly-up-members = off", error.Message);
+    }
+
+    [Theory]
+    [InlineData("akka.cluster.role.tcpstore.min-nr-of-members = 2")]
+    [InlineData("tcpstore.cluster.store-size = 5")]
+    public async Task Cluster_mode_needs_every_store_node_to_join_before_any_is_up(string setting)
+    {
+        var error = Assert.IsType<ConfigurationException>(await ProviderFor(Cluster + "\n" + setting));
+        Assert.Contains("akka.cluster.role.tcpstore.min-nr-of-members", error.Message);
+    }
+
+    [Fact]
+    public async Task A_global_minimum_of_members_serves_as_well()
+    {
+        Assert.IsType<ClusterStoreProvider>(await ProviderFor(
+            Cluster + "\nakka.cluster.role.tcpstore.min-nr-of-members = 1\nakka.cluster.min-nr-of-members = 3"));
     }
 }

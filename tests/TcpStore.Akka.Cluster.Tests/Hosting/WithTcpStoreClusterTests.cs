@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TcpStore.Akka.Client;
+using TcpStore.Akka.Cluster.Replication;
 using TcpStore.Akka.Cluster.Serialization;
 using TcpStore.Akka.Connections;
 using TcpStore.Akka.Hosting;
@@ -46,6 +47,7 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
                 options.Store.Host = "127.0.0.1";
                 options.Store.Port = 0;
                 options.Role = "tcpstore";
+                options.StoreSize = 1; // a one-node cluster
                 options.IdentifyInterval = TimeSpan.FromMilliseconds(200);
             });
             // A one-node cluster: the node joins itself once it runs.
@@ -95,9 +97,10 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
         [
             new Execute(ActorRefs.Nobody, [new Query.Ping(1)]), new Executed([Reply.WaitPending.Instance]),
             WaitCompleted.Instance, new ConnectionClosed(ActorRefs.Nobody), GetStats.Instance,
-            new StoreStats(0, 0, 0, 0, 0, 0), new GetWaiters(), new Waiters(0, []), new GetBarriers(), new Barriers(0, []),
-            new ListEntries(0, 1),
-            new Entries(0, 0, []), new ListQueues(), new QueueList(0, []),
+            new StoreStats(0, 0, 0, 0, 0, 0), new GetWaiters(), new Waiters(0, []), new ListEntries(0, 1),
+            new Entries(0, 0, []), new ListQueues(), new QueueList(0, []), new GetBarriers(), new Barriers(0, []),
+            StoreEpoch.None, StoreJournal.Empty, new JournalDelta(JournalContent.Empty), StoreBucket.Empty, new BucketDelta(BucketContent.Empty),
+            new NodeRequests([]), new NodeReplies([]),
         ];
         Assert.Equal(StoreMessageSerializer.MessageTypes.OrderBy(t => t.Name), messages.Select(m => m.GetType()).OrderBy(t => t.Name));
         foreach (var message in messages)

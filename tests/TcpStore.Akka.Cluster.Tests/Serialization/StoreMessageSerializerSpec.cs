@@ -2,6 +2,7 @@ using System.Runtime.Serialization;
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
+using TcpStore.Akka.Cluster.Replication;
 using TcpStore.Akka.Cluster.Serialization;
 using TcpStore.Protocol;
 using TcpStore.Akka.Store;
@@ -121,7 +122,41 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         yield return ("ListQueues", new ListQueues(3));
         yield return ("QueueList none", new QueueList(0, []));
         yield return ("QueueList", new QueueList(9, [new QueueInfo(B("/q1"), 1), new QueueInfo([], int.MaxValue)]));
+
+        // The replicated state (it travels inside DistributedData's messages, through this serializer).
+        yield return ("StoreEpoch none", StoreEpoch.None);
+        yield return ("StoreEpoch", new StoreEpoch(long.MaxValue, "akka.tcp://tcpstore@10.0.0.1:4051/user/tcpstore/singleton/store/store-2#42 ü€"));
+        yield return ("StoreJournal empty", StoreJournal.Empty);
+        yield return ("StoreJournal", StoreJournal.From(Journal));
+        yield return ("JournalDelta", new JournalDelta(Journal));
+        yield return ("StoreBucket empty", StoreBucket.Empty);
+        yield return ("StoreBucket", StoreBucket.From(Bucket));
+        yield return ("BucketDelta", new BucketDelta(Bucket));
+
+        // Batches between a node's gateway and a singleton elsewhere.
+        yield return ("NodeRequests", new NodeRequests(
+            [new Execute(first, [new Query.Add(B("/n"), 1), new Query.Wait([B("/go")])]), new ConnectionClosed(second), new Execute(second, [])]));
+        yield return ("NodeRequests none", new NodeRequests([]));
+        yield return ("NodeReplies", new NodeReplies(
+            [new Delivery(first, new Executed([new Reply.Integer(1), Reply.WaitPending.Instance])), new Delivery(second, WaitCompleted.Instance),
+             new Delivery(first, new Executed([], new Rejection(QueryType.Add, "r", "d")))]));
+        yield return ("NodeReplies none", new NodeReplies([]));
     }
+
+    private static readonly StoreEpoch Epoch = new(3, "akka.tcp://tcpstore@127.0.0.1:4051/user/tcpstore/singleton/store/store-1#7");
+
+    /// <summary>Two groups: changes with a value, an empty value, a tombstone, a queue, a key with every byte value.</summary>
+    private static readonly JournalContent Journal = new(Epoch, new Stamp(2, 9), JournalContent.Empty.Entries
+        .Add(new Stamp(3, 1), [new Change(ReplicaLayout.EntryId(B("/a")), B("1")), new Change(ReplicaLayout.EntryId([]), [])])
+        .Add(new Stamp(3, 2), [new Change(ReplicaLayout.EntryId(Enumerable.Range(0, 256).Select(i => (byte)i).ToArray()), null),
+            new Change(ReplicaLayout.QueueId(B("/q")), ReplicaLayout.EncodeQueue([B("x"), []]))]));
+
+    private static readonly BucketContent Bucket = BucketContent.Of(Epoch,
+    [
+        new(ReplicaLayout.EntryId(B("/a")), new Stamped(new Stamp(3, 0), B("1"))),
+        new(ReplicaLayout.EntryId(B("/deleted")), new Stamped(new Stamp(3, 7), null)),
+        new(ReplicaLayout.QueueId(B("/q")), new Stamped(new Stamp(long.MaxValue, long.MinValue), []))
+    ]);
 
     public static TheoryData<string> SampleNames() => new(Samples(ActorRefs.Nobody, ActorRefs.Nobody).Select(s => s.Name));
 
@@ -206,6 +241,19 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         Assert.Equal(Convert.FromHexString("09000000" + "01" + "03" + "2F7161" + "11000000"),
             _serializer.ToBinary(new QueueList(9, [new QueueInfo(B("/qa"), 17)])));
         Assert.Empty(_serializer.ToBinary(WaitCompleted.Instance));
+
+        // A journal: its generation (i64 number, owner), the watermark (two i64), one entry: stamp, one change: the
+        // id's characters as bytes ('k', '/', 'a'), the value's length plus one and its byte.
+        Assert.Equal(
+            Convert.FromHexString("0200000000000000" + "01" + "6F" + "0100000000000000" + "0500000000000000" + "01" +
+                                  "0200000000000000" + "0100000000000000" + "01" + "036B2F61" + "0231"),
+            _serializer.ToBinary(StoreJournal.From(JournalContent.Group(new StoreEpoch(2, "o"), new Stamp(2, 1),
+                [new Change(ReplicaLayout.EntryId(B("/a")), B("1"))], new Stamp(1, 5)))));
+        // A bucket: generation, one item: id, stamp, and a tombstone (length 0).
+        Assert.Equal(
+            Convert.FromHexString("0200000000000000" + "01" + "6F" + "01" + "036B2F61" + "0200000000000000" + "0300000000000000" + "00"),
+            _serializer.ToBinary(new BucketDelta(BucketContent.Of(new StoreEpoch(2, "o"),
+                [new(ReplicaLayout.EntryId(B("/a")), new Stamped(new Stamp(2, 3), null))]))));
 
         // The connection's path as a string, the query count, then the queries exactly as on a client's wire: PING's
         // type 13 and its nonce, GET's type 3 and a u64-length-prefixed 200-byte key.
@@ -319,6 +367,11 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
     [InlineData("X", "00010B0500000000000000", "do not parse")] // MULTI_SET with 5 pairs in no bytes
     [InlineData("X", "00020D01020304", "1 queries where the count says 2")] // cut at a query boundary
     [InlineData("S", "00", "1 bytes are left over")]
+    [InlineData("M", "01" + "44" + "00", "manifest [D]")] // a reply inside a batch of requests
+    [InlineData("J", "0000000000000000" + "00" + "00000000000000000000000000000000" + "02" +
+                     "00000000000000000000000000000001" + "00" + "00000000000000000000000000000001" + "00", "appears twice")]
+    [InlineData("K", "0000000000000000" + "00" + "02" + "016B" + "00000000000000000000000000000000" + "00" +
+                     "016B" + "00000000000000000000000000000000" + "00", "appears twice")]
     public void Hostile_payloads_are_refused_clearly(string manifest, string hex, string expected)
     {
         var ex = Assert.Throws<SerializationException>(() => _serializer.FromBinary(Convert.FromHexString(hex), manifest));

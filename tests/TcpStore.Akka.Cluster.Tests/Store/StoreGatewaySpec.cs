@@ -1,6 +1,8 @@
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Store;
 using TcpStore.Protocol;
 using Xunit.Abstractions;
@@ -24,8 +26,9 @@ public sealed class StoreGatewaySpec : TestKit
     public StoreGatewaySpec(ITestOutputHelper output) : base("akka.loglevel = WARNING", output: output)
     {
         _proxy = CreateTestProbe("proxy");
-        var settings = new ClusterStoreSettings(Role: "", Buckets: 1, WriteTimeout: TimeSpan.FromSeconds(3),
-            ReadTimeout: TimeSpan.FromSeconds(3), IdentifyInterval: IdentifyInterval);
+        var settings = ClusterStoreSettings.Create(ConfigurationFactory.ParseString(
+                $"identify-interval = {(int)IdentifyInterval.TotalMilliseconds}ms")
+            .WithFallback(TcpStoreSettings.DefaultConfig().GetConfig(ClusterStoreSettings.ConfigPath)));
         _gateway = ChildActorOf(StoreGateway.Props(_proxy.Ref, settings), "store");
     }
 

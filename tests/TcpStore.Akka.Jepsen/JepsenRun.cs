@@ -233,8 +233,10 @@ public static class JepsenRun
             result.Report = report;
             print($"CHECK ({checkClock.Elapsed.TotalSeconds:0.0} s):");
             foreach (var line in report.Summary) print("  " + line);
-            foreach (var violation in report.Violations.Take(8)) print("VIOLATION: " + violation);
-            if (report.Violations.Count > 8) print($"... and {report.Violations.Count - 8} more violations (history.jsonl)");
+            // The first few in full (each with the sub-history that shows it), the rest one line each.
+            foreach (var violation in report.Violations.Take(3)) print("VIOLATION: " + violation);
+            foreach (var violation in report.Violations.Skip(3).Take(40)) print("VIOLATION: " + Headline(violation));
+            if (report.Violations.Count > 43) print($"... and {report.Violations.Count - 43} more violations (history.jsonl)");
             foreach (var undecided in report.Undecided) print("UNDECIDED: " + undecided);
             if (!report.Valid)
                 result.Failures.Add($"the checker found {report.Violations.Count} violations and {report.Undecided.Count} undecided checks");
@@ -248,6 +250,14 @@ public static class JepsenRun
 
         print($"VERDICT: {(result.Passed ? "PASS" : "FAIL")} after {clock.Elapsed.TotalSeconds:0} s; load average {LoadAverage()}" +
               (result.Passed ? "" : "\n  " + string.Join("\n  ", result.Failures)));
+    }
+
+    /// <summary>A violation in one line: its first line and, for a linearizability one, the operation no order could place.</summary>
+    private static string Headline(string violation)
+    {
+        var lines = violation.Split('\n');
+        var stuck = lines.FirstOrDefault(l => l.Contains("then no order linearizes", StringComparison.Ordinal));
+        return lines[0] + (stuck is null ? "" : " — " + stuck.Trim());
     }
 
     /// <summary>The machine's load average (1, 5, 15 min), printed beside every figure: the machine is shared.</summary>

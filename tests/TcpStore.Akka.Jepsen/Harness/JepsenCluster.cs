@@ -211,8 +211,9 @@ public sealed partial class JepsenCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether node <paramref name="index"/> serves: a fresh connection (VALIDATE + PING, which the store answers) and an
-    /// ADD to a key of its own, outside the workload's keys, within <paramref name="timeout"/>.
+    /// Whether node <paramref name="index"/> serves: a fresh connection (VALIDATE + PING, which the store answers) and a
+    /// GET of a key outside the workload's, within <paramref name="timeout"/>. A read, not a write: a probe must not
+    /// change what it probes (a write reaching a resumed old singleton would hold every reply after it there).
     /// </summary>
     public async Task<bool> ProbeAsync(int index, TimeSpan timeout, CancellationToken ct = default)
     {
@@ -221,8 +222,8 @@ public sealed partial class JepsenCluster : IAsyncDisposable
         try
         {
             using var connection = await WireConnection.OpenAsync(Nodes[index].Address, StorePort, timeout, bound.Token);
-            await connection.SendAsync([new Query.Add("jepsen/probe"u8.ToArray(), 1)], bound.Token);
-            return await connection.ReadAsync(QueryType.Add, 0, bound.Token) is Reply.Integer;
+            await connection.SendAsync([new Query.Get("jepsen/probe"u8.ToArray())], bound.Token);
+            return await connection.ReadAsync(QueryType.Get, 0, bound.Token) is Reply.Bytes;
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidDataException)
         {
@@ -232,16 +233,19 @@ public sealed partial class JepsenCluster : IAsyncDisposable
 
     /// <summary>
     /// After a fault healed: restarts every node whose process exited (a supervisor's job), and a node alive but not
-    /// serving <paramref name="restartUnresponsiveAfter"/> after the heal (a liveness probe's), until every node serves
-    /// and every restarted one is Up. Returns what it had to do, or throws when the cluster did not recover within
-    /// <paramref name="timeout"/>.
+    /// serving <paramref name="restartUnresponsiveAfter"/> after the heal (a liveness probe's), until every node serves,
+    /// every restarted one is Up, and both still hold <paramref name="stableFor"/> later (a resumed old singleton
+    /// answers at first and is only downed seconds later). Returns what it had to do, or throws when the cluster did
+    /// not recover within <paramref name="timeout"/>.
     /// </summary>
-    public async Task<List<string>> AwaitHealthyAsync(TimeSpan timeout, TimeSpan restartUnresponsiveAfter, CancellationToken ct = default)
+    public async Task<List<string>> AwaitHealthyAsync(
+        TimeSpan timeout, TimeSpan restartUnresponsiveAfter, TimeSpan stableFor, CancellationToken ct = default)
     {
         var actions = new List<string>();
         var clock = Stopwatch.StartNew();
         var serving = new bool[Nodes.Count];
         var restartedAt = new TimeSpan?[Nodes.Count];
+        TimeSpan? firstHealthy = null;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -256,6 +260,7 @@ public sealed partial class JepsenCluster : IAsyncDisposable
                     Start(i);
                     serving[i] = false;
                     restartedAt[i] = clock.Elapsed;
+                    firstHealthy = null;
                     continue;
                 }
                 if (serving[i]) continue;
@@ -268,13 +273,27 @@ public sealed partial class JepsenCluster : IAsyncDisposable
                     _log("recovery: " + note);
                     Start(i);
                     restartedAt[i] = clock.Elapsed;
+                    firstHealthy = null;
                 }
             }
 
             if (serving.All(s => s) && Enumerable.Range(0, Nodes.Count).All(i => restartedAt[i] is null || IsUpSinceStart(i)))
             {
-                actions.Add($"every node served {clock.Elapsed.TotalSeconds:0.0} s after the heal");
-                return actions;
+                if (firstHealthy is null)
+                {
+                    // Healthy once: probe everything again after stableFor.
+                    firstHealthy = clock.Elapsed;
+                    Array.Clear(serving);
+                }
+                else if (clock.Elapsed - firstHealthy >= stableFor)
+                {
+                    actions.Add($"every node served {firstHealthy.Value.TotalSeconds:0.0} s after the heal, and again {stableFor.TotalSeconds:0} s later");
+                    return actions;
+                }
+                else
+                {
+                    Array.Clear(serving);
+                }
             }
             if (clock.Elapsed > timeout)
             {

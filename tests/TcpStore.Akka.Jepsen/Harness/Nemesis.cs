@@ -61,6 +61,9 @@ public sealed record NemesisOptions
     /// <summary>A node alive but not serving this long after a heal is killed and restarted (a liveness probe's job).</summary>
     public TimeSpan RestartUnresponsiveAfter { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long every node must go on serving after it first did, for the cluster to count as recovered.</summary>
+    public TimeSpan StableFor { get; init; } = TimeSpan.FromSeconds(6);
+
     /// <summary>The quiet time between a recovery and the next fault.</summary>
     public TimeSpan Quiet { get; init; } = TimeSpan.FromSeconds(3);
 }
@@ -91,7 +94,7 @@ public sealed class FaultRecord
     public override string ToString() =>
         $"[{StartedAt / 1e9:0.0}s..{HealedAt / 1e9:0.0}s] {Kind} {Target}" +
         (TakenOverBy is null ? "" : $"; {TakenOverBy} took over after {TakeoverSeconds:0.0} s") +
-        (Recovered ? $"; all nodes served {(RecoveredAt - HealedAt) / 1e9:0.0} s after the heal" : "; DID NOT RECOVER") +
+        (Recovered ? $"; recovered {(RecoveredAt - HealedAt) / 1e9:0.0} s after the heal" : "; DID NOT RECOVER") +
         (Notes.Count > 0 ? " (" + string.Join("; ", Notes) + ")" : "");
 }
 
@@ -187,8 +190,7 @@ public sealed class Nemesis(
             (record.TakenOverBy is null ? "" : $" ({record.TakenOverBy} took over after {record.TakeoverSeconds:0.0} s)"));
         try
         {
-            record.Notes.AddRange((await cluster.AwaitHealthyAsync(options.RecoveryTimeout, options.RestartUnresponsiveAfter, ct))
-                .Where(n => !n.StartsWith("every node served", StringComparison.Ordinal)));
+            record.Notes.AddRange(await cluster.AwaitHealthyAsync(options.RecoveryTimeout, options.RestartUnresponsiveAfter, options.StableFor, ct));
             record.Recovered = true;
         }
         catch (ClusterDidNotRecoverException e)

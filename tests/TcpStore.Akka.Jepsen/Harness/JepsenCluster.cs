@@ -125,7 +125,7 @@ public sealed partial class JepsenCluster : IAsyncDisposable
         try
         {
             foreach (var node in members)
-                await File.WriteAllTextAsync(node.ConfigFile, NodeConfig(baseConfig, node.Address, lab.AddressOf(0), lab.AddressOf(Math.Min(1, nodes - 1))));
+                await File.WriteAllTextAsync(node.ConfigFile, NodeConfig(baseConfig, node.Address, lab.AddressOf(0), lab.AddressOf(Math.Min(1, nodes - 1)), nodes));
 
             var clock = Stopwatch.StartNew();
             cluster.Start(0);
@@ -146,16 +146,20 @@ public sealed partial class JepsenCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// hocon/cluster-local.conf as it is, then this node's addresses over it (later HOCON assignments win, and an
-    /// array is replaced whole).
+    /// hocon/cluster-local.conf as it is, then this node's addresses and the number of store nodes over it (later HOCON
+    /// assignments win, and an array is replaced whole).
     /// </summary>
-    public static string NodeConfig(string baseConfig, string self, string seed0, string seed1) => $$"""
+    public static string NodeConfig(string baseConfig, string self, string seed0, string seed1, int nodes) => $$"""
         {{baseConfig}}
 
         # --- Jepsen run: this node's own address in its network namespace; the seeds are n0 and n1. ---
         akka.remote.dot-netty.tcp.hostname = "{{self}}"
         akka.remote.dot-netty.tcp.port = {{RemotePort}}
         akka.cluster.seed-nodes = ["{{AkkaAddress(seed0)}}", "{{AkkaAddress(seed1)}}"]
+        # The store's size is the number of nodes of the run (cluster-local.conf is written for three): quorums are
+        # majorities of it, and no node is Up before all have joined.
+        tcpstore.cluster.store-size = {{nodes}}
+        akka.cluster.role.tcpstore.min-nr-of-members = {{nodes}}
         """;
 
     /// <summary>Starts (or restarts) node <paramref name="index"/> in its namespace; a running process is killed first.</summary>

@@ -49,5 +49,13 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     interrupted.Cancel();
 };
-var result = await JepsenRun.RunAsync(options, line => Console.WriteLine(line), interrupted.Token);
-return result.Passed ? 0 : 1;
+try
+{
+    var result = await JepsenRun.RunAsync(options, line => Console.WriteLine(line), interrupted.Token);
+    return result.Passed ? 0 : 1;
+}
+catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+{
+    Console.WriteLine("interrupted: every node process ended and the network removed; no verdict");
+    return 130;
+}

@@ -31,7 +31,10 @@ public sealed class JepsenRunTests(ITestOutputHelper output)
     public async Task Jepsen_bounded_run_under_kills_pauses_and_partitions_is_linearizable()
     {
         var seed = int.TryParse(Environment.GetEnvironmentVariable("JEPSEN_SEED"), out var fixedSeed) ? fixedSeed : 13;
-        var result = await JepsenRun.RunAsync(new JepsenOptions { Nodes = 3, Seed = seed, Schedule = Schedule }, output.WriteLine);
+        // Every step of the run is bounded; this bounds their sum, well before dotnet test's hang timeout (10 min) would
+        // kill the test host and leave the nodes running: canceled, the run still kills them and removes the network.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        var result = await JepsenRun.RunAsync(new JepsenOptions { Nodes = 3, Seed = seed, Schedule = Schedule }, output.WriteLine, deadline.Token);
 
         Assert.True(result.Passed, $"the Jepsen run failed (history and node logs kept in {result.Directory}):\n  " +
                                    string.Join("\n  ", result.Failures));

@@ -23,9 +23,6 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => Process.HasExited;
 
-    /// <summary>Set while the process is stopped by SIGSTOP.</summary>
-    public bool IsPaused { get; private set; }
-
     public static NodeProcess Start((string FileName, string[] Arguments) command, Action<string> onLine)
     {
         var info = new ProcessStartInfo(command.FileName)
@@ -44,18 +41,16 @@ public sealed class NodeProcess : IAsyncDisposable
     public void Kill()
     {
         if (!Process.HasExited) Signals.Kill(Pid);
-        IsPaused = false;
     }
 
     public void Pause()
     {
-        if (!Process.HasExited && Signals.Stop(Pid)) IsPaused = true;
+        if (!Process.HasExited) Signals.Stop(Pid);
     }
 
     public void Resume()
     {
         if (!Process.HasExited) Signals.Continue(Pid);
-        IsPaused = false;
     }
 
     public async ValueTask DisposeAsync()

@@ -52,7 +52,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-connection");
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
-        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Peer);
+        new Logic(this, AcceptedConnection.Of(inheritedAttributes).Peer);
 
     internal static string ViolationName(ViolationReason reason) => reason switch
     {

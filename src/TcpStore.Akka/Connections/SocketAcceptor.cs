@@ -24,6 +24,17 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
     /// <summary>Binds and listens at once (so a bind failure is reported synchronously), then accepts on demand.</summary>
     public static (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(IPEndPoint endpoint, int backlog)
     {
+        var listener = Listen(endpoint, backlog);
+        return (listener, Accept(listener));
+    }
+
+    /// <summary>The connections accepted on <paramref name="listener"/> (bound and listening), on demand.</summary>
+    public static Source<Socket, NotUsed> Accept(Socket listener) =>
+        Source.FromGraph(new SocketAcceptor(listener)).Named("tcpstore-acceptor");
+
+    /// <summary>A socket bound to <paramref name="endpoint"/> and listening (both transports bind with it).</summary>
+    public static Socket Listen(IPEndPoint endpoint, int backlog)
+    {
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -41,7 +52,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
             throw;
         }
 
-        return (listener, Source.FromGraph(new SocketAcceptor(listener)).Named("tcpstore-acceptor"));
+        return listener;
     }
 
     private const int SolSocket = 1; // Linux <sys/socket.h>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Store;
 
 namespace TcpStore.Akka.Hosting;
@@ -24,6 +25,22 @@ public sealed class StandaloneStoreProvider(Props storeProps) : IStoreProvider
     /// <summary>A <see cref="StoreActor"/> that holds at most what <paramref name="limits"/> allow.</summary>
     public StandaloneStoreProvider(StoreLimits limits) : this(StoreActor.Props(limits))
     {
+    }
+
+    /// <summary>
+    /// A <see cref="StoreActor"/> as <paramref name="settings"/> say: its limits, and its dispatcher — event loop 0
+    /// with the epoll transport and <c>tcp.event-loops.store-on-loop</c>, so that the connections of loop 0 reach it
+    /// without leaving their thread.
+    /// </summary>
+    public StandaloneStoreProvider(TcpStoreSettings settings) : this(PropsFor(settings))
+    {
+    }
+
+    private static Props PropsFor(TcpStoreSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var props = StoreActor.Props(settings.Store);
+        return settings.StoreDispatcher is { } dispatcher ? props.WithDispatcher(dispatcher) : props;
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
+using TcpStore.Akka.EventLoops;
 using TcpStore.Akka.Store;
 
 namespace TcpStore.Akka.Hosting;
@@ -17,7 +18,7 @@ public sealed class TcpStoreGuardian : ReceiveActor
     /// <summary>A guardian whose store comes from <paramref name="storeProvider"/> (standalone when null).</summary>
     public static Props Props(TcpStoreSettings settings, IStoreProvider? storeProvider = null) =>
         global::Akka.Actor.Props.Create(() =>
-            new TcpStoreGuardian(settings, storeProvider ?? new StandaloneStoreProvider(settings.Store)));
+            new TcpStoreGuardian(settings, storeProvider ?? new StandaloneStoreProvider(settings)));
 
     /// <summary>Ask for the guardian's children: answered with <see cref="Components"/>.</summary>
     public sealed record GetComponents
@@ -31,6 +32,9 @@ public sealed class TcpStoreGuardian : ReceiveActor
     /// <summary>Public because Akka creates actors through their public constructors; use <see cref="Props"/>.</summary>
     public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider)
     {
+        // The epoll transport's loops first: their dispatchers must exist before the store and the listener are
+        // placed on them.
+        if (settings.Listener.Transport == TcpTransport.Epoll) EventLoopGroup.For(Context.System);
         var store = storeProvider.CreateStore(Context);
         var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store), "listener");
         var components = new Components(store, listener);

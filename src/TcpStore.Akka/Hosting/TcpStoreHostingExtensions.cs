@@ -88,5 +88,5 @@ public static class TcpStoreHostingExtensions
             ? throw new ConfigurationException(
                 $"{TcpStoreSettings.ConfigPath}.cluster.enabled = on, but the store was added with WithTcpStore: cluster " +
                 "mode is started with WithTcpStoreCluster (package TcpStore.Akka.Cluster).")
-            : new StandaloneStoreProvider(settings.Store);
+            : new StandaloneStoreProvider(settings);
 }

@@ -79,7 +79,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 
         private readonly SocketAcceptor _stage;
         private readonly Queue<Socket> _accepted = new();
-        private Action<Socket>? _onAccepted;
+        private IAsyncCallback<Socket>? _onAccepted;
         private Action<SocketError>? _onAcceptFailed;
         private Action<NotUsed>? _onUnbound;
         private volatile bool _stopped;
@@ -92,7 +92,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 
         public override void PreStart()
         {
-            _onAccepted = GetAsyncCallback<Socket>(OnAccepted);
+            _onAccepted = GetTypedAsyncCallback<Socket>(OnAccepted);
             _onAcceptFailed = GetAsyncCallback<SocketError>(error =>
                 Log.Warning("Accepting a connection failed ({0}); retrying in {1} ms", error, RetryAfter.TotalMilliseconds));
             _onUnbound = GetAsyncCallback<NotUsed>(_ => CompleteStage());
@@ -146,7 +146,13 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
                     continue;
                 }
 
-                _onAccepted!(socket);
+                // With feedback: a socket handed over while the stage stops is dropped by the stream, and nothing else
+                // would ever close it (its client would wait for ever).
+                _onAccepted!.InvokeWithFeedback(socket).ContinueWith(static (handed, state) =>
+                {
+                    if (!handed.IsCompletedSuccessfully) ((Socket)state!).Dispose();
+                }, socket, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             }
 
             if (!_stopped) _onUnbound!(NotUsed.Instance);

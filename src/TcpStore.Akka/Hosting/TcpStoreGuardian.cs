@@ -35,6 +35,8 @@ public sealed class TcpStoreGuardian : ReceiveActor
         // The epoll transport's loops first: their dispatchers must exist before the store and the listener are
         // placed on them.
         if (settings.Listener.Transport == TcpTransport.Epoll) EventLoopGroup.For(Context.System);
+        // A socket accepted while the listener or a host stops is a dead letter: it must still be closed.
+        UndeliveredConnectionCloser.EnsureStarted(Context.System);
         var store = storeProvider.CreateStore(Context);
         var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store), "listener");
         var components = new Components(store, listener);

@@ -2,7 +2,7 @@
 # compare.sh: our server against PyTorch 2.10's libuv TCPStore server, side by side, same generator, same run.
 #
 #   tests/TcpStore.Akka.Benchmarks/compare.sh [--quick] [--seconds S] [--only REGEX] [--storeload PATH]
-#                                             [--out DIR] [--no-build] [--table DIR]
+#                                             [--out DIR] [--no-build] [--table DIR] [--ours-args ARGS]
 #
 # For every scenario it starts a FRESH server of each kind (ours: src/TcpStore.Akka.Server, Release; PyTorch's:
 # native/torch_serve.cpp, built here with g++ against libtorch from the NuGet cache), runs the same storeload
@@ -20,6 +20,7 @@
 #   --out DIR      where raw output goes
 #   --no-build     use the binaries built by a previous run
 #   --table DIR    only print the table of an earlier run's output folder again
+#   --ours-args A  extra arguments for our server (also $OURS_ARGS), e.g. '--transport sockets'
 #
 # Only 127.0.0.1 is used. RLIMIT_NOFILE is raised to the hard limit (storm/waiters/idle need one descriptor per
 # connection on each side). Every wait is bounded (timeouts on storeload, server start and stop).
@@ -34,6 +35,7 @@ out=""
 build=1
 storeload="${STORELOAD:-}"
 table_only=""
+ours_args="${OURS_ARGS:-}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -43,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --table) table_only="$2"; shift 2 ;;
+    --ours-args) ours_args="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -167,7 +170,7 @@ results="$out/results.tsv"   # scenario kind metric value
 server_cmd() {
   case "$1" in
     libuv) echo "$torch_serve --host 127.0.0.1 --port 0 --backend libuv" ;;
-    ours) echo "dotnet $server_dll --host 127.0.0.1 --port 0" ;;
+    ours) echo "dotnet $server_dll --host 127.0.0.1 --port 0 $ours_args" ;;
   esac
 }
 
@@ -326,6 +329,7 @@ log "storeload: $storeload; RLIMIT_NOFILE $nofile; raw output in $out"
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "machine: $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), .NET $(dotnet --version 2>/dev/null)"
   echo "uptime at start: $(uptime)"
+  echo "our server: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null)$(git -C "$repo" diff --quiet 2>/dev/null || echo '+changes') $ours_args"
 } >"$out/machine.txt"
 
 if [[ $quick -eq 1 ]]; then conns_list="1 64"; big_list="1000 5000"; idle_conns=5000

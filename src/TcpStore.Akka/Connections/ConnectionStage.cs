@@ -123,8 +123,11 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 case StoreProtocol.Executed executed:
                     TcpStoreMetrics.BatchCompleted(_executeSentAt);
                     _batchInFlight = false;
-                    foreach (var reply in executed.Replies)
+                    // Indexed, not foreach: the replies are an IReadOnlyList, whose enumerator would be boxed.
+                    var replies = executed.Replies;
+                    for (var i = 0; i < replies.Count; i++)
                     {
+                        var reply = replies[i];
                         switch (reply)
                         {
                             case Reply.WaitPending:

@@ -90,7 +90,11 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
         private bool _readWanted;
         private bool _hungUp;
 
-        // Writing: the bytes _outStart.._outEnd of _out wait to be sent (a pooled buffer, given back when empty).
+        // Writing: what waits to be sent is either _held, the one compact chunk pushed since the last send (sent from
+        // its own array: the common case, one reply or one batch per turn, costs no copy), or the bytes
+        // _outStart.._outEnd of _out (a pooled buffer, given back when empty) once there were more chunks or a send
+        // left a rest.
+        private ByteString? _held;
         private byte[]? _out;
         private int _outStart;
         private int _outEnd;
@@ -185,15 +189,27 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
         {
             // Nothing more is read; the socket stays until our last bytes are out (upstream finishes after them).
             _readWanted = false;
-            if (_outputFinished && _outStart == _outEnd) CompleteStage();
+            if (_outputFinished && NothingToSend) CompleteStage();
         }
+
+        private bool NothingToSend => _held is null && _outStart == _outEnd;
 
         // ---------------------------------------------------------------------------------------- writing
 
         public void OnPush()
         {
             var bytes = Grab(_stage.In);
-            Append(bytes);
+            if (_held is null && _outStart == _outEnd && bytes.IsCompact) _held = bytes;
+            else
+            {
+                if (_held is not null)
+                {
+                    Append(_held.ToReadOnlySpan());
+                    _held = null;
+                }
+
+                Append(bytes.ToReadOnlySpan());
+            }
             if (!_writeBlocked)
             {
                 if (!_flushScheduled)
@@ -206,9 +222,9 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             }
         }
 
-        private void Append(ByteString bytes)
+        private void Append(ReadOnlySpan<byte> bytes)
         {
-            var count = bytes.Count;
+            var count = bytes.Length;
             if (_out is null)
             {
                 _out = ArrayPool<byte>.Shared.Rent(Math.Max(count, 512));
@@ -224,7 +240,7 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
                 _outEnd = pending;
             }
 
-            bytes.CopyTo(_out, _outEnd, count);
+            bytes.CopyTo(_out.AsSpan(_outEnd));
             _outEnd += count;
         }
 
@@ -243,9 +259,10 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             Failed,
         }
 
-        /// <summary>Sends what is buffered until it is out or the kernel takes no more.</summary>
+        /// <summary>Sends what is waiting until it is out or the kernel takes no more.</summary>
         private SendResult SendBuffered()
         {
+            if (_held is not null && !SendHeld(out var failed)) return failed ? SendResult.Failed : Blocked();
             while (_outStart < _outEnd)
             {
                 nint sent;
@@ -258,21 +275,8 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
 
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno == Eintr) continue;
-                if (errno == Eagain)
-                {
-                    if (!_writeBlocked)
-                    {
-                        _writeBlocked = true;
-                        _loop!.Modify(_registration, _fd, ReadEvents | EpollOut);
-                    }
-
-                    return SendResult.Blocked;
-                }
-
-                _sendErrno = errno;
-                _outStart = _outEnd;
-                ReturnOutBuffer();
-                return SendResult.Failed;
+                if (errno == Eagain) return Blocked();
+                return Failed(errno);
             }
 
             ReturnOutBuffer();
@@ -280,6 +284,52 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             _writeBlocked = false;
             _loop!.Modify(_registration, _fd, ReadEvents);
             return SendResult.Sent;
+        }
+
+        /// <summary>
+        /// Sends the held chunk from its own array. False when it did not all go: the rest is copied to the pooled
+        /// buffer (the chunk's array is not ours to keep), or the send failed (<paramref name="failed"/>).
+        /// </summary>
+        private bool SendHeld(out bool failed)
+        {
+            var bytes = _held!.ToReadOnlySpan();
+            _held = null;
+            failed = false;
+            nint sent;
+            do
+            {
+                fixed (byte* p = bytes) sent = Send(_fd, p, bytes.Length, MsgNoSignal);
+            } while (sent < 0 && Marshal.GetLastPInvokeError() == Eintr);
+
+            if (sent == bytes.Length) return true;
+            if (sent < 0 && Marshal.GetLastPInvokeError() is var errno and not Eagain)
+            {
+                Failed(errno);
+                failed = true;
+                return false;
+            }
+
+            Append(bytes[(int)Math.Max(sent, 0)..]);
+            return false;
+        }
+
+        private SendResult Blocked()
+        {
+            if (!_writeBlocked)
+            {
+                _writeBlocked = true;
+                _loop!.Modify(_registration, _fd, ReadEvents | EpollOut);
+            }
+
+            return SendResult.Blocked;
+        }
+
+        private SendResult Failed(int errno)
+        {
+            _sendErrno = errno;
+            _held = null;
+            ReturnOutBuffer();
+            return SendResult.Failed;
         }
 
         public void OnUpstreamFinish()
@@ -344,7 +394,7 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             {
                 if (_outputFinished)
                 {
-                    if (_outStart == _outEnd) CompleteStage();
+                    if (NothingToSend) CompleteStage();
                 }
                 else if (!IsClosed(_stage.In) && !HasBeenPulled(_stage.In))
                 {
@@ -364,6 +414,7 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             LinuxNative.Close(_fd);
             ReturnReceiveBuffer();
             ReturnOutBuffer();
+            _held = null;
         }
 
         private void ReturnReceiveBuffer()

@@ -13,6 +13,9 @@
 # (default: a new folder under bin/compare/).
 #
 #   --quick        2 s per ops run, fewer scenarios (no 1024-conn ops, storm/waiters up to 5000, 5000 idle conns)
+#
+# stall-OP: a bystander client PINGs while another repeats one heavy request (LIST_KEYS of 131,072 keys, GET or SET
+# of an 8 MiB value); its worst round trip is how long that request held the server's other clients up.
 #   --seconds S    measured seconds per ops run (default 5; storeload adds 1 s of warm-up)
 #   --only REGEX   run only the scenarios whose name matches (e.g. 'ops-(get|set)', 'storm', 'idle')
 #   --storeload P  the load generator (also $STORELOAD). Default: ../shared/tools/storeload/build/storeload next to
@@ -95,6 +98,10 @@ END {
     } else if (s ~ /^waiters-/) {
       row(s, "SET wake p99 µs", fld(a, "set_p99_us"), fld(b, "set_p99_us"), 0, errnote, cpucol)
       row(s, "MULTI_SET wake p99 µs", fld(a, "multiset_p99_us"), fld(b, "multiset_p99_us"), 0, "", "")
+    } else if (s ~ /^stall-/) {
+      row(s, "bystander max µs", fld(a, "bystander_max_us"), fld(b, "bystander_max_us"), 0, errnote, cpucol)
+      row(s, "bystander p99 µs", fld(a, "bystander_p99_us"), fld(b, "bystander_p99_us"), 0, "", "")
+      row(s, "heavy request p50 ms", fld(a, "heavy_ms_p50"), fld(b, "heavy_ms_p50"), -1, "", "")
     } else if (s ~ /^idle-/) {
       pa = fld(a, "kib_per_conn"); pb = fld(b, "kib_per_conn")
       note = (fld(b, "open") != fld(b, "conns")) ? ("ours held " fld(b, "open") "/" fld(b, "conns")) : ""
@@ -295,8 +302,28 @@ idle_one() {
   echo "[$name/$kind] open=$open errors=$errors rss ${before} -> ${after} KiB: $per KiB/conn" >&2
 }
 
+# stall_one SCENARIO KIND OP: how long one heavy request (LIST_KEYS of 131,072 keys, GET or SET of 8 MiB) holds up a
+# bystander client (the benchmark project's stall probe)
+stall_one() {
+  local name="$1" kind="$2" op="$3"
+  local prefix="$out/$name.$kind"
+  start_server "$kind" "$prefix" || { record "$name" "$kind" failed "server did not start"; return; }
+  local cpu0; cpu0="$(server_cpu)"
+  timeout 600 dotnet "$bench_dll" stall --port "$port" --op "$op" >"$prefix.stall" 2>&1
+  local cpu1; cpu1="$(server_cpu)"
+  local line; line="$(grep '^RESULT' "$prefix.stall" | tail -1)"
+  stop_server
+  if [[ -z "$line" ]]; then
+    record "$name" "$kind" failed "no RESULT from the stall probe"
+    return
+  fi
+  record "$name" "$kind" result "$line"
+  [[ -n "$cpu0" && -n "$cpu1" ]] && record "$name" "$kind" server_cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')"
+  echo "[$name/$kind] $line" >&2
+}
+
 scenario_index=0
-# pair SCENARIO storeload-args... (or: pair SCENARIO --idle CONNS)
+# pair SCENARIO storeload-args... (or: pair SCENARIO --idle CONNS, or: pair SCENARIO --stall OP)
 pair() {
   local name="$1"; shift
   [[ -n "$only" && ! "$name" =~ $only ]] && return
@@ -306,6 +333,8 @@ pair() {
   echo "$name" >>"$out/scenarios"
   if [[ "$1" == "--idle" ]]; then
     idle_one "$name" "$first" "$2"; idle_one "$name" "$second" "$2"
+  elif [[ "$1" == "--stall" ]]; then
+    stall_one "$name" "$first" "$2"; stall_one "$name" "$second" "$2"
   else
     run_one "$name" "$first" "$@"; run_one "$name" "$second" "$@"
   fi
@@ -348,6 +377,7 @@ for n in $big_list; do
   pair "waiters-$n" waiters --conns "$n" --multiset
 done
 pair "idle-$idle_conns" --idle "$idle_conns"
+for op in listkeys get set; do pair "stall-$op" --stall "$op"; done
 
 echo "uptime at end: $(uptime)" >>"$out/machine.txt"
 

@@ -98,6 +98,11 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
         private byte[]? _out;
         private int _outStart;
         private int _outEnd;
+
+        // A large value (ReplyChunks) is never copied: it waits in _large, after whatever is in _out, and is sent from
+        // the store's own array; the stage pulls again only once it is out (a Drained report from the loop).
+        private ByteString? _large;
+        private int _largeSent;
         private bool _flushScheduled;
         private bool _writeBlocked;
         private bool _outputFinished;
@@ -192,13 +197,27 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             if (_outputFinished && NothingToSend) CompleteStage();
         }
 
-        private bool NothingToSend => _held is null && _outStart == _outEnd;
+        private bool NothingToSend => _held is null && _outStart == _outEnd && _large is null;
 
         // ---------------------------------------------------------------------------------------- writing
 
         public void OnPush()
         {
             var bytes = Grab(_stage.In);
+            if (bytes.Count >= ReplyChunks.LargeValueBytes && bytes.IsCompact)
+            {
+                if (_held is not null)
+                {
+                    Append(_held.ToReadOnlySpan());
+                    _held = null;
+                }
+
+                _large = bytes;
+                _largeSent = 0;
+                ScheduleFlush(); // and no pull until it is out
+                return;
+            }
+
             if (_held is null && _outStart == _outEnd && bytes.IsCompact) _held = bytes;
             else
             {
@@ -212,14 +231,16 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             }
             if (!_writeBlocked)
             {
-                if (!_flushScheduled)
-                {
-                    _flushScheduled = true;
-                    _loop!.ScheduleFlush(this);
-                }
-
+                ScheduleFlush();
                 Pull(_stage.In);
             }
+        }
+
+        private void ScheduleFlush()
+        {
+            if (_flushScheduled || _writeBlocked) return;
+            _flushScheduled = true;
+            _loop!.ScheduleFlush(this);
         }
 
         private void Append(ReadOnlySpan<byte> bytes)
@@ -249,7 +270,16 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
         {
             _flushScheduled = false;
             if (_stopped || _writeBlocked) return;
-            if (SendBuffered() == SendResult.Failed) _onLoopEvent!(SendFailed);
+            var waitedForLarge = _large is not null;
+            switch (SendBuffered())
+            {
+                case SendResult.Failed:
+                    _onLoopEvent!(SendFailed);
+                    break;
+                case SendResult.Sent when waitedForLarge:
+                    _onLoopEvent!(Drained); // the stage stopped pulling for the large value
+                    break;
+            }
         }
 
         private enum SendResult
@@ -280,6 +310,24 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             }
 
             ReturnOutBuffer();
+            while (_large is not null)
+            {
+                var rest = _large.ToReadOnlySpan()[_largeSent..];
+                nint sent;
+                fixed (byte* p = rest) sent = Send(_fd, p, rest.Length, MsgNoSignal);
+                if (sent >= 0)
+                {
+                    _largeSent += (int)sent;
+                    if (sent == rest.Length) _large = null;
+                    continue;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Eintr) continue;
+                if (errno == Eagain) return Blocked();
+                return Failed(errno);
+            }
+
             if (!_writeBlocked) return SendResult.Sent;
             _writeBlocked = false;
             _loop!.Modify(_registration, _fd, ReadEvents);
@@ -328,6 +376,7 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
         {
             _sendErrno = errno;
             _held = null;
+            _large = null;
             ReturnOutBuffer();
             return SendResult.Failed;
         }
@@ -415,6 +464,7 @@ internal sealed class EpollConnection : GraphStage<FlowShape<ByteString, ByteStr
             ReturnReceiveBuffer();
             ReturnOutBuffer();
             _held = null;
+            _large = null;
         }
 
         private void ReturnReceiveBuffer()

@@ -37,8 +37,17 @@ public sealed class TestStoreServer : IAsyncDisposable
     /// with a sealed subclass per transport (e.g. <c>ServerSocketTestsOverEpoll</c>).</summary>
     public static readonly IReadOnlyList<string> Transports = ["epoll", "sockets"];
 
+    /// <summary>
+    /// <c>TCPSTORE_TEST_TRANSPORT</c>: the transport of every server a test starts without naming one (in process,
+    /// and as a process through <see cref="ServerProcess"/>), so that the whole solution can run once per transport
+    /// (<c>.ci/run</c> does); unset, the default (epoll on Linux).
+    /// </summary>
+    public static string? DefaultTransport =>
+        Environment.GetEnvironmentVariable("TCPSTORE_TEST_TRANSPORT") is { Length: > 0 } transport ? transport : null;
+
     public static async Task<TestStoreServer> StartAsync(string extraHocon = "", string? transport = null)
     {
+        transport ??= DefaultTransport;
         var transportHocon = transport is null ? "" : $"tcpstore.tcp.transport = {transport}\n";
         var config = ConfigurationFactory.ParseString(transportHocon + extraHocon)
             .WithFallback(ConfigurationFactory.ParseString("""

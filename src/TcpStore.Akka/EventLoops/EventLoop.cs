@@ -78,6 +78,11 @@ internal sealed unsafe class EventLoop : IDisposable
     private volatile bool _stopping;
     private long _wakeUps;
 
+    // The eventfd is closed only when no thread is between deciding to write it and writing it: a late write to a
+    // closed descriptor could hit whatever file took its number since.
+    private int _wakersWriting;
+    private int _wakeClosed;
+
     /// <param name="name">The thread's name.</param>
     /// <param name="reportFailure">Called (on the loop's thread) with an exception a runnable or handler let escape.</param>
     public EventLoop(string name, Action<Exception> reportFailure)
@@ -222,10 +227,27 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private void Wake()
     {
-        ulong one = 1;
-        // EAGAIN (the counter is saturated) cannot happen at one per wake-up; any failure leaves the loop to its
-        // next wake-up, which a running loop does not need.
-        LinuxNative.Write(_wake, &one, sizeof(ulong));
+        Interlocked.Increment(ref _wakersWriting);
+        try
+        {
+            if (Volatile.Read(ref _wakeClosed) != 0) return;
+            ulong one = 1;
+            // EAGAIN (the counter is saturated) cannot happen at one per wake-up; any failure leaves the loop to its
+            // next wake-up, which a running loop does not need.
+            LinuxNative.Write(_wake, &one, sizeof(ulong));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _wakersWriting);
+        }
+    }
+
+    private void CloseWake()
+    {
+        Interlocked.Exchange(ref _wakeClosed, 1);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _wakersWriting) != 0) spin.SpinOnce();
+        LinuxNative.Close(_wake);
     }
 
     private void Run()
@@ -244,7 +266,7 @@ internal sealed unsafe class EventLoop : IDisposable
         finally
         {
             _current = null;
-            LinuxNative.Close(_wake);
+            CloseWake();
             LinuxNative.Close(_epoll);
             NativeMemory.Free(_events);
         }

@@ -10,8 +10,8 @@ namespace TcpStore.Akka.EventLoops;
 /// <see cref="Marshal.GetLastPInvokeError"/>.
 /// </summary>
 /// <remarks>
-/// Our own declarations rather than a bindings package: the transport needs ten calls, and the one package that
-/// covers them (Tmds.LibC) has had no release since 2020 and would be a dependency of every host for them.
+/// Our own declarations rather than a bindings package: the transport needs ten calls, and the package that covers
+/// them (Tmds.LibC, pre-1.0 raw bindings at 0.5.0) would be a dependency of every host for them.
 /// Constants are Linux's (the same on x86-64 and arm64, which use the generic values); only <c>struct epoll_event</c>
 /// differs between them (packed on x86-64), see <see cref="EpollEvent"/>.
 /// </remarks>

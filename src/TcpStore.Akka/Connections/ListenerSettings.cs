@@ -62,7 +62,8 @@ public sealed record ListenerSettings(
                     var count => count,
                 },
                 Throughput: SettingsReader.Positive(tcpstore, "tcp.event-loops.throughput"),
-                StoreOnLoop: tcpstore.GetBoolean("tcp.event-loops.store-on-loop")),
+                StoreOnLoop: tcpstore.GetBoolean("tcp.event-loops.store-on-loop"),
+                MaxTurn: SettingsReader.PositiveTime(tcpstore, "tcp.event-loops.max-turn")),
             ConnectionHosts: SettingsReader.Int(tcpstore, "tcp.connection-hosts", 0, 4096) switch
             {
                 0 => Environment.ProcessorCount,
@@ -133,7 +134,9 @@ public enum TcpTransport
 /// <param name="Count">Loop threads (resolved: never 0).</param>
 /// <param name="Throughput">Messages an actor on a loop handles per turn before the loop moves on.</param>
 /// <param name="StoreOnLoop">The standalone store runs on loop 0 rather than on the default dispatcher.</param>
-public sealed record EventLoopSettings(int Count, int Throughput, bool StoreOnLoop)
+/// <param name="MaxTurn">The longest a loop runs queued work (and one actor's turn on it lasts) before it polls its
+/// sockets again.</param>
+public sealed record EventLoopSettings(int Count, int Throughput, bool StoreOnLoop, TimeSpan MaxTurn)
 {
     /// <summary>The loop count <c>count = 0</c> stands for on <paramref name="processors"/> processors.</summary>
     public static int DefaultCount(int processors) => Math.Max(1, processors / 4);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Akka.Dispatch;
 using static TcpStore.Akka.EventLoops.LinuxNative;
@@ -61,6 +62,7 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly ConcurrentQueue<IRunnable> _remote = new();
     private readonly List<IDeferredFlush> _flushes = [];
     private readonly Action<Exception> _reportFailure;
+    private readonly long _maxTurnTicks;
     private readonly Thread _thread;
     private readonly int _epoll;
     private readonly int _wake;
@@ -85,10 +87,13 @@ internal sealed unsafe class EventLoop : IDisposable
 
     /// <param name="name">The thread's name.</param>
     /// <param name="reportFailure">Called (on the loop's thread) with an exception a runnable or handler let escape.</param>
-    public EventLoop(string name, Action<Exception> reportFailure)
+    /// <param name="maxTurn">The longest the loop runs queued work before it flushes and polls its descriptors
+    /// again (<c>tcpstore.tcp.event-loops.max-turn</c>).</param>
+    public EventLoop(string name, Action<Exception> reportFailure, TimeSpan maxTurn)
     {
         Name = name;
         _reportFailure = reportFailure;
+        _maxTurnTicks = (long)(maxTurn.TotalSeconds * Stopwatch.Frequency);
         _epoll = EpollCreate1(EpollCloExec);
         if (_epoll < 0) throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
         _wake = EventFd(0, EfdCloExec | EfdNonBlock);
@@ -272,11 +277,15 @@ internal sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    /// <summary>Runs queued work up to the budget; true when some is left.</summary>
+    /// <summary>Runs queued work up to the budget or the turn's time; true when some is left.</summary>
     private bool RunQueued()
     {
+        var deadline = Stopwatch.GetTimestamp() + _maxTurnTicks;
         for (var i = 0; i < RunBudget; i++)
         {
+            // Time, not only a count: in a storm one host turn materializes dozens of connections, and a turn of a
+            // thousand such runs left the listening socket unpolled until the kernel's accept queue overflowed.
+            if (i > 0 && Stopwatch.GetTimestamp() >= deadline) break;
             if (_flushes.Count >= FlushBatch) break;
             if (!_local.TryDequeue(out var work) && !_remote.TryDequeue(out work)) return false;
             try

@@ -39,7 +39,7 @@ public sealed class EventLoopGroup : IExtension
         {
             var name = $"tcpstore-loop-{i}";
             _loops[i] = new EventLoop(name, e => eventStream.Publish(new Error(e, name, typeof(EventLoop),
-                $"An event loop's work threw: {e.Message}")));
+                $"An event loop's work threw: {e.Message}")), settings.MaxTurn);
         }
 
         system.Settings.InjectTopLevelFallback(ConfigurationFactory.ParseString(DispatchersHocon(settings)));
@@ -71,6 +71,12 @@ public sealed class EventLoopGroup : IExtension
                 .Append("  executor = \"").Append(ExecutorTypeName).Append("\"\n")
                 .Append("  event-loop = ").Append(i.ToString(CultureInfo.InvariantCulture)).Append('\n')
                 .Append("  throughput = ").Append(settings.Throughput.ToString(CultureInfo.InvariantCulture)).Append('\n')
+                // One actor's turn ends at the loop's max-turn too (checked after each message; whole milliseconds,
+                // what Akka's HOCON reads), so that one busy actor (a host materializing a storm's connections)
+                // cannot hold the loop much past it.
+                .Append("  throughput-deadline-time = ")
+                .Append(Math.Max(1L, (long)Math.Ceiling(settings.MaxTurn.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture))
+                .Append("ms\n")
                 .Append("}\n");
         }
 

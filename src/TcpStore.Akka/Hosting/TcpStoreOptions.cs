@@ -59,6 +59,9 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.tcp.event-loops.store-on-loop</c>.</summary>
     public bool? StoreOnEventLoop { get; set; }
 
+    /// <summary><c>tcpstore.tcp.event-loops.max-turn</c>.</summary>
+    public TimeSpan? EventLoopMaxTurn { get; set; }
+
     /// <summary><c>tcpstore.tcp.no-delay</c>.</summary>
     public bool? NoDelay { get; set; }
 
@@ -108,6 +111,7 @@ public sealed class TcpStoreOptions
         Write(hocon, "tcp.event-loops.count", EventLoops?.ToHocon());
         Write(hocon, "tcp.event-loops.throughput", EventLoopThroughput?.ToHocon());
         Write(hocon, "tcp.event-loops.store-on-loop", StoreOnEventLoop?.ToHocon());
+        Write(hocon, "tcp.event-loops.max-turn", EventLoopMaxTurn?.ToHocon());
         Write(hocon, "tcp.no-delay", NoDelay?.ToHocon());
         Write(hocon, "tcp.keepalive.enabled", KeepAlive?.ToHocon());
         Write(hocon, "tcp.keepalive.idle", KeepAliveIdle?.ToHocon());

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Dispatch;
@@ -16,7 +17,7 @@ public sealed class EventLoopTests : IDisposable
     private readonly ConcurrentQueue<Exception> _failures = new();
     private readonly EventLoop _loop;
 
-    public EventLoopTests() => _loop = new EventLoop("test-loop", _failures.Enqueue);
+    public EventLoopTests() => _loop = new EventLoop("test-loop", _failures.Enqueue, TimeSpan.FromMilliseconds(1));
 
     public void Dispose() => _loop.Dispose();
 
@@ -117,6 +118,44 @@ public sealed class EventLoopTests : IDisposable
             return 0;
         }).WaitAsync(Timeout);
         Assert.Equal(0, await OnLoop(() => _loop.Registrations).WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_long_chain_of_work_lets_the_loop_poll_its_sockets_between_turns()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var server = await listener.AcceptAsync();
+        var fd = (int)server.Handle;
+        var reported = new ReadinessRecorder(_loop);
+        await OnLoop(() => _loop.Register(fd, LinuxNative.EpollIn | LinuxNative.EpollEt, reported)).WaitAsync(Timeout);
+
+        // 500 items of 1 ms each, every one queued by the one before (a busy actor's turns): far more than the
+        // 1 ms turn, far fewer than the turn's count budget (1,024).
+        const int chain = 500;
+        var ran = 0;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Step()
+        {
+            started.TrySetResult();
+            var spin = Stopwatch.StartNew();
+            while (spin.Elapsed < TimeSpan.FromMilliseconds(1)) Thread.SpinWait(10);
+            if (Interlocked.Increment(ref ran) == chain) done.SetResult();
+            else _loop.Execute(new ActionRunnable(Step));
+        }
+
+        _loop.Execute(new ActionRunnable(Step));
+        await started.Task.WaitAsync(Timeout); // the chain runs: the bytes below arrive in the middle of it
+        await client.SendAsync(new byte[] { 1 });
+        await reported.Next.WaitAsync(Timeout);
+        var ranWhenReported = Volatile.Read(ref ran);
+        await done.Task.WaitAsync(Timeout);
+        Assert.True(ranWhenReported < chain / 2,
+            $"the readiness was reported after {ranWhenReported} of {chain} chained work items");
     }
 
     [Fact]

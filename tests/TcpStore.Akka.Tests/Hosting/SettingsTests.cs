@@ -72,6 +72,7 @@ public sealed class SettingsTests
             EventLoops = 3,
             EventLoopThroughput = 7,
             StoreOnEventLoop = false,
+            EventLoopMaxTurn = TimeSpan.FromMilliseconds(3),
         };
         var all = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
         var settings = all.Listener;
@@ -86,7 +87,7 @@ public sealed class SettingsTests
         Assert.Equal(new KeepAliveSettings(true, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), 3), settings.KeepAlive);
         Assert.Equal(5, settings.ConnectionHosts);
         Assert.Equal(TcpTransport.Sockets, settings.Transport);
-        Assert.Equal(new EventLoopSettings(3, 7, StoreOnLoop: false), settings.EventLoops);
+        Assert.Equal(new EventLoopSettings(3, 7, StoreOnLoop: false, TimeSpan.FromMilliseconds(3)), settings.EventLoops);
     }
 
     [Fact]
@@ -95,6 +96,7 @@ public sealed class SettingsTests
         var loops = TcpStoreSettings.Create(Config.Empty).Listener.EventLoops;
         Assert.Equal(Math.Max(1, Environment.ProcessorCount / 4), loops.Count);
         Assert.True(loops.StoreOnLoop);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), loops.MaxTurn);
         Assert.Equal(1, EventLoopSettings.DefaultCount(2));
         Assert.Equal(4, EventLoopSettings.DefaultCount(16));
         Assert.Equal(2, TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.event-loops.count = 2")).Listener.EventLoops.Count);
@@ -147,6 +149,7 @@ public sealed class SettingsTests
     [InlineData("tcp.event-loops.count = -1")]
     [InlineData("tcp.event-loops.count = 257")]
     [InlineData("tcp.event-loops.throughput = 0")]
+    [InlineData("tcp.event-loops.max-turn = 0s")]
     public void Out_of_range_settings_are_refused_with_the_key_named(string hocon)
     {
         var error = Assert.Throws<ConfigurationException>(

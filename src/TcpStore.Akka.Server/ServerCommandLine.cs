@@ -36,11 +36,18 @@ public static class ServerCommandLine
             Description = "Cluster mode: this node's Akka.Remote port (akka.remote.dot-netty.tcp.port), so that one " +
                           "--config file serves every node (docs/CLUSTER.md). Environment: TCPSTORE_CLUSTER_PORT.",
         };
+        var transport = new Option<string?>("--transport")
+        {
+            Description = "How sockets are served: epoll (event loops, Linux), sockets (.NET sockets) or auto " +
+                          "(tcpstore.tcp.transport). Environment: TCPSTORE_TRANSPORT. Default: epoll on Linux.",
+        };
+        transport.AcceptOnlyFromAmong("auto", "epoll", "sockets");
         command.Options.Add(host);
         command.Options.Add(port);
         command.Options.Add(config);
         command.Options.Add(adminPort);
         command.Options.Add(clusterPort);
+        command.Options.Add(transport);
         command.SetAction((parse, cancellation) =>
         {
             var options = new TcpStoreOptions
@@ -50,6 +57,10 @@ public static class ServerCommandLine
                        TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_PORT")),
                 AdminPort = parse.GetValue(adminPort) ??
                             TcpStoreServerHost.ParsePort(Environment.GetEnvironmentVariable("TCPSTORE_ADMIN_PORT")),
+                Transport = parse.GetValue(transport) ??
+                            (Environment.GetEnvironmentVariable("TCPSTORE_TRANSPORT") is { Length: > 0 } fromEnvironment
+                                ? fromEnvironment
+                                : null),
             };
             var file = parse.GetValue(config)?.FullName ?? Environment.GetEnvironmentVariable("TCPSTORE_CONFIG");
             var remotePort = parse.GetValue(clusterPort) ??

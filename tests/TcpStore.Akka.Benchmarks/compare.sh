@@ -2,7 +2,7 @@
 # compare.sh: our server against PyTorch 2.10's libuv TCPStore server, side by side, same generator, same run.
 #
 #   tests/TcpStore.Akka.Benchmarks/compare.sh [--quick] [--seconds S] [--only REGEX] [--storeload PATH]
-#                                             [--out DIR] [--no-build] [--table DIR]
+#                                             [--out DIR] [--no-build] [--table DIR] [--ours-args ARGS]
 #
 # For every scenario it starts a FRESH server of each kind (ours: src/TcpStore.Akka.Server, Release; PyTorch's:
 # native/torch_serve.cpp, built here with g++ against libtorch from the NuGet cache), runs the same storeload
@@ -13,6 +13,9 @@
 # (default: a new folder under bin/compare/).
 #
 #   --quick        2 s per ops run, fewer scenarios (no 1024-conn ops, storm/waiters up to 5000, 5000 idle conns)
+#
+# stall-OP: a bystander client PINGs while another repeats one heavy request (LIST_KEYS of 131,072 keys, GET or SET
+# of an 8 MiB value); its worst round trip is how long that request held the server's other clients up.
 #   --seconds S    measured seconds per ops run (default 5; storeload adds 1 s of warm-up)
 #   --only REGEX   run only the scenarios whose name matches (e.g. 'ops-(get|set)', 'storm', 'idle')
 #   --storeload P  the load generator (also $STORELOAD). Default: ../shared/tools/storeload/build/storeload next to
@@ -20,6 +23,7 @@
 #   --out DIR      where raw output goes
 #   --no-build     use the binaries built by a previous run
 #   --table DIR    only print the table of an earlier run's output folder again
+#   --ours-args A  extra arguments for our server (also $OURS_ARGS), e.g. '--transport sockets'
 #
 # Only 127.0.0.1 is used. RLIMIT_NOFILE is raised to the hard limit (storm/waiters/idle need one descriptor per
 # connection on each side). Every wait is bounded (timeouts on storeload, server start and stop).
@@ -34,6 +38,7 @@ out=""
 build=1
 storeload="${STORELOAD:-}"
 table_only=""
+ours_args="${OURS_ARGS:-}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -43,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --table) table_only="$2"; shift 2 ;;
+    --ours-args) ours_args="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -92,6 +98,10 @@ END {
     } else if (s ~ /^waiters-/) {
       row(s, "SET wake p99 µs", fld(a, "set_p99_us"), fld(b, "set_p99_us"), 0, errnote, cpucol)
       row(s, "MULTI_SET wake p99 µs", fld(a, "multiset_p99_us"), fld(b, "multiset_p99_us"), 0, "", "")
+    } else if (s ~ /^stall-/) {
+      row(s, "bystander max µs", fld(a, "bystander_max_us"), fld(b, "bystander_max_us"), 0, errnote, cpucol)
+      row(s, "bystander p99 µs", fld(a, "bystander_p99_us"), fld(b, "bystander_p99_us"), 0, "", "")
+      row(s, "heavy request p50 ms", fld(a, "heavy_ms_p50"), fld(b, "heavy_ms_p50"), -1, "", "")
     } else if (s ~ /^idle-/) {
       pa = fld(a, "kib_per_conn"); pb = fld(b, "kib_per_conn")
       note = (fld(b, "open") != fld(b, "conns")) ? ("ours held " fld(b, "open") "/" fld(b, "conns")) : ""
@@ -167,7 +177,7 @@ results="$out/results.tsv"   # scenario kind metric value
 server_cmd() {
   case "$1" in
     libuv) echo "$torch_serve --host 127.0.0.1 --port 0 --backend libuv" ;;
-    ours) echo "dotnet $server_dll --host 127.0.0.1 --port 0" ;;
+    ours) echo "dotnet $server_dll --host 127.0.0.1 --port 0 $ours_args" ;;
   esac
 }
 
@@ -292,8 +302,28 @@ idle_one() {
   echo "[$name/$kind] open=$open errors=$errors rss ${before} -> ${after} KiB: $per KiB/conn" >&2
 }
 
+# stall_one SCENARIO KIND OP: how long one heavy request (LIST_KEYS of 131,072 keys, GET or SET of 8 MiB) holds up a
+# bystander client (the benchmark project's stall probe)
+stall_one() {
+  local name="$1" kind="$2" op="$3"
+  local prefix="$out/$name.$kind"
+  start_server "$kind" "$prefix" || { record "$name" "$kind" failed "server did not start"; return; }
+  local cpu0; cpu0="$(server_cpu)"
+  timeout 600 dotnet "$bench_dll" stall --port "$port" --op "$op" >"$prefix.stall" 2>&1
+  local cpu1; cpu1="$(server_cpu)"
+  local line; line="$(grep '^RESULT' "$prefix.stall" | tail -1)"
+  stop_server
+  if [[ -z "$line" ]]; then
+    record "$name" "$kind" failed "no RESULT from the stall probe"
+    return
+  fi
+  record "$name" "$kind" result "$line"
+  [[ -n "$cpu0" && -n "$cpu1" ]] && record "$name" "$kind" server_cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')"
+  echo "[$name/$kind] $line" >&2
+}
+
 scenario_index=0
-# pair SCENARIO storeload-args... (or: pair SCENARIO --idle CONNS)
+# pair SCENARIO storeload-args... (or: pair SCENARIO --idle CONNS, or: pair SCENARIO --stall OP)
 pair() {
   local name="$1"; shift
   [[ -n "$only" && ! "$name" =~ $only ]] && return
@@ -303,6 +333,8 @@ pair() {
   echo "$name" >>"$out/scenarios"
   if [[ "$1" == "--idle" ]]; then
     idle_one "$name" "$first" "$2"; idle_one "$name" "$second" "$2"
+  elif [[ "$1" == "--stall" ]]; then
+    stall_one "$name" "$first" "$2"; stall_one "$name" "$second" "$2"
   else
     run_one "$name" "$first" "$@"; run_one "$name" "$second" "$@"
   fi
@@ -326,6 +358,7 @@ log "storeload: $storeload; RLIMIT_NOFILE $nofile; raw output in $out"
   echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "machine: $(nproc) CPUs, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), .NET $(dotnet --version 2>/dev/null)"
   echo "uptime at start: $(uptime)"
+  echo "our server: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null)$(git -C "$repo" diff --quiet 2>/dev/null || echo '+changes') $ours_args"
 } >"$out/machine.txt"
 
 if [[ $quick -eq 1 ]]; then conns_list="1 64"; big_list="1000 5000"; idle_conns=5000
@@ -344,6 +377,7 @@ for n in $big_list; do
   pair "waiters-$n" waiters --conns "$n" --multiset
 done
 pair "idle-$idle_conns" --idle "$idle_conns"
+for op in listkeys get set; do pair "stall-$op" --stall "$op"; done
 
 echo "uptime at end: $(uptime)" >>"$out/machine.txt"
 

@@ -40,7 +40,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="assembly"/> with <paramref name="args"/>: the path of <c>tcpstore-server.dll</c>, or of
     /// the <c>tcpstore</c> CLI with <c>serve</c> (see <see cref="BuiltAssembly"/>). The TCPSTORE_* variables of this
-    /// process are not passed on.
+    /// process are not passed on; <c>TCPSTORE_TEST_TRANSPORT</c> becomes <c>--transport</c> unless the test gives one.
     /// </summary>
     public static ServerProcess Start(string assembly, string name, params string[] args) =>
         StartVia(["dotnet"], assembly, name, args);
@@ -60,6 +60,12 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (var part in launcher.Skip(1)) info.ArgumentList.Add(part);
         info.ArgumentList.Add(assembly);
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        // The transport of a run of the whole solution (TestStoreServer.DefaultTransport), unless the test names one.
+        if (TestStoreServer.DefaultTransport is { } transport && !args.Contains("--transport"))
+        {
+            info.ArgumentList.Add("--transport");
+            info.ArgumentList.Add(transport);
+        }
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TCPSTORE_", StringComparison.Ordinal)).ToList())
             info.Environment.Remove(key);
         return new ServerProcess(name, Process.Start(info) ?? throw new InvalidOperationException("could not start the server"));

@@ -11,7 +11,9 @@ namespace TcpStore.TestSupport;
 
 /// <summary>
 /// Our server, in process, on 127.0.0.1 and a free port: its own ActorSystem and a <see cref="TcpStoreGuardian"/>,
-/// exactly as <c>WithTcpStore</c> starts it. Extra HOCON (under <c>tcpstore</c>) sets limits for a test.
+/// exactly as <c>WithTcpStore</c> starts it. Extra HOCON (under <c>tcpstore</c>) sets limits for a test; a transport
+/// (<c>epoll</c>, <c>sockets</c>) picks <c>tcpstore.tcp.transport</c>, so that a suite runs once per transport (see
+/// <see cref="Transports"/>).
 /// </summary>
 public sealed class TestStoreServer : IAsyncDisposable
 {
@@ -31,9 +33,23 @@ public sealed class TestStoreServer : IAsyncDisposable
     public string Host => "127.0.0.1";
     public int Port { get; }
 
-    public static async Task<TestStoreServer> StartAsync(string extraHocon = "")
+    /// <summary>The transports the socket-level suites run over: each such suite is an abstract class taking one,
+    /// with a sealed subclass per transport (e.g. <c>ServerSocketTestsOverEpoll</c>).</summary>
+    public static readonly IReadOnlyList<string> Transports = ["epoll", "sockets"];
+
+    /// <summary>
+    /// <c>TCPSTORE_TEST_TRANSPORT</c>: the transport of every server a test starts without naming one (in process,
+    /// and as a process through <see cref="ServerProcess"/>), so that the whole solution can run once per transport
+    /// (<c>.ci/run</c> does); unset, the default (epoll on Linux).
+    /// </summary>
+    public static string? DefaultTransport =>
+        Environment.GetEnvironmentVariable("TCPSTORE_TEST_TRANSPORT") is { Length: > 0 } transport ? transport : null;
+
+    public static async Task<TestStoreServer> StartAsync(string extraHocon = "", string? transport = null)
     {
-        var config = ConfigurationFactory.ParseString(extraHocon)
+        transport ??= DefaultTransport;
+        var transportHocon = transport is null ? "" : $"tcpstore.tcp.transport = {transport}\n";
+        var config = ConfigurationFactory.ParseString(transportHocon + extraHocon)
             .WithFallback(ConfigurationFactory.ParseString("""
                 tcpstore { host = "127.0.0.1", port = 0 }
                 akka.loglevel = INFO

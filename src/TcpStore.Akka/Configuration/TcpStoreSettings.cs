@@ -59,6 +59,13 @@ public sealed record TcpStoreSettings(
             ClusterEnabled: config.GetBoolean("cluster.enabled"));
     }
 
+    /// <summary>
+    /// The dispatcher of the standalone store: event loop 0's with the epoll transport and
+    /// <c>tcp.event-loops.store-on-loop</c>, else null (the default dispatcher).
+    /// </summary>
+    public string? StoreDispatcher =>
+        Listener is { Transport: TcpTransport.Epoll, EventLoops.StoreOnLoop: true } ? EventLoops.EventLoopGroup.DispatcherId(0) : null;
+
     /// <summary>One line naming every limit, for the start-up log and the status page.</summary>
     public string DescribeLimits() => $"{Listener.DescribeLimits()}, queue {Store.MaxQueueLength} items";
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Streams;
+using TcpStore.Akka.EventLoops;
 
 namespace TcpStore.Akka.Connections;
 
@@ -8,15 +9,45 @@ namespace TcpStore.Akka.Connections;
 /// The one per-connection input of a connection's stream: its socket and peer, given as a materialization attribute.
 /// The listener fuses the connection graph once and materializes that blueprint for every accepted socket with this
 /// attribute, so that accepting a connection neither composes nor fuses a graph (see docs/PERFORMANCE.md, storms).
+/// The socket is a .NET <see cref="AcceptedSocket"/> with the sockets transport and a bare descriptor
+/// (<see cref="AcceptedDescriptor"/>) with the epoll transport.
 /// </summary>
-internal sealed class AcceptedSocket(Socket socket, EndPoint peer) : Attributes.IAttribute
+internal abstract class AcceptedConnection(EndPoint peer) : Attributes.IAttribute
+{
+    public EndPoint Peer { get; } = peer;
+
+    /// <summary>Closes the socket of a connection whose stream never started.</summary>
+    public abstract void Close();
+
+    /// <summary>The accepted connection a stage is being materialized for.</summary>
+    public static AcceptedConnection Of(Attributes inheritedAttributes) => Of<AcceptedConnection>(inheritedAttributes);
+
+    protected static T Of<T>(Attributes inheritedAttributes) where T : AcceptedConnection =>
+        inheritedAttributes.GetAttribute<T>()
+        ?? throw new InvalidOperationException($"A connection stage was materialized without its {typeof(T).Name} attribute");
+}
+
+/// <summary>A connection accepted by the sockets transport: a .NET <see cref="System.Net.Sockets.Socket"/>.</summary>
+internal sealed class AcceptedSocket(Socket socket, EndPoint peer) : AcceptedConnection(peer)
 {
     public Socket Socket { get; } = socket;
 
-    public EndPoint Peer { get; } = peer;
+    public override void Close() => Socket.Dispose();
 
     /// <summary>The accepted socket a stage is being materialized for.</summary>
-    public static AcceptedSocket Of(Attributes inheritedAttributes) =>
-        inheritedAttributes.GetAttribute<AcceptedSocket>()
-        ?? throw new InvalidOperationException("A connection stage was materialized without its AcceptedSocket attribute");
+    public static new AcceptedSocket Of(Attributes inheritedAttributes) => Of<AcceptedSocket>(inheritedAttributes);
+}
+
+/// <summary>
+/// A connection accepted by the epoll transport: a non-blocking socket descriptor from <c>accept4</c>, owned by the
+/// stage materialized for it, which registers it with the event loop it runs on.
+/// </summary>
+internal sealed class AcceptedDescriptor(int fd, EndPoint peer) : AcceptedConnection(peer)
+{
+    public int Fd { get; } = fd;
+
+    public override void Close() => LinuxNative.Close(Fd);
+
+    /// <summary>The accepted descriptor a stage is being materialized for.</summary>
+    public static new AcceptedDescriptor Of(Attributes inheritedAttributes) => Of<AcceptedDescriptor>(inheritedAttributes);
 }

@@ -54,7 +54,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("tcpstore-connection");
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
-        new Logic(this, AcceptedSocket.Of(inheritedAttributes).Peer);
+        new Logic(this, AcceptedConnection.Of(inheritedAttributes).Peer);
 
     internal static string ViolationName(ViolationReason reason) => reason switch
     {
@@ -76,7 +76,10 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         // Replies of the current batch, reused: encoding consumes them synchronously.
         private readonly List<Reply> _ready = [];
         private IActorRef _self = ActorRefs.Nobody;
-        private ByteString _pending = ByteString.Empty;
+
+        // Encoded replies not pushed yet, in order; a large value is a chunk of its own (ReplyChunks).
+        private readonly List<ByteString> _pending = [];
+        private long _pendingBytes;
         private long _executeSentAt;
 
         // What the store owes this connection: a batch's replies, a deferred WAIT's STOP_WAITING. Only cluster mode
@@ -125,8 +128,11 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
                 case StoreProtocol.Executed executed:
                     _stage._metrics.BatchCompleted(_executeSentAt);
                     _batchInFlight = false;
-                    foreach (var reply in executed.Replies)
+                    // Indexed, not foreach: the replies are an IReadOnlyList, whose enumerator would be boxed.
+                    var replies = executed.Replies;
+                    for (var i = 0; i < replies.Count; i++)
                     {
+                        var reply = replies[i];
                         switch (reply)
                         {
                             case Reply.WaitPending:
@@ -166,7 +172,7 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
         private bool Write()
         {
             if (_ready.Count == 0) return true;
-            long bytes = _pending.Count;
+            var bytes = _pendingBytes;
             foreach (var reply in _ready) bytes += ReplyEncoder.GetEncodedLength(reply);
             if (bytes > _stage._maxBufferedBytes)
             {
@@ -181,23 +187,38 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
             }
 
             // Wrapped without copying: the array is never touched again.
-            var encoded = ByteString.FromBytes(ReplyEncoder.Encode(_ready));
+            if (ReplyChunks.HasLargeValue(_ready)) ReplyChunks.Encode(_ready, _pending);
+            else _pending.Add(ByteString.FromBytes(ReplyEncoder.Encode(_ready)));
+            _pendingBytes = bytes;
             _ready.Clear();
-            _pending = _pending.IsEmpty ? encoded : _pending.Concat(encoded);
             if (IsAvailable(_stage.Out)) PushPending();
             return true;
         }
 
         public void OnPull()
         {
-            if (!_pending.IsEmpty) PushPending();
+            if (_pending.Count > 0) PushPending();
         }
 
-        private void PushPending()
+        /// <summary>
+        /// Pushes the next chunk: a large value alone, or everything small that waits before the next large one,
+        /// coalesced (the socket is busy while they accumulate: they leave in one write).
+        /// </summary>
+        private void PushPending() => Push(_stage.Out, TakeNextChunk());
+
+        private ByteString TakeNextChunk()
         {
-            var bytes = _pending;
-            _pending = ByteString.Empty;
-            Push(_stage.Out, bytes);
+            var bytes = _pending[0];
+            var taken = 1;
+            if (bytes.Count < ReplyChunks.LargeValueBytes)
+            {
+                while (taken < _pending.Count && _pending[taken].Count < ReplyChunks.LargeValueBytes)
+                    bytes = bytes.Concat(_pending[taken++]);
+            }
+
+            _pending.RemoveRange(0, taken);
+            _pendingBytes -= bytes.Count;
+            return bytes;
         }
 
         public void OnUpstreamFinish()
@@ -230,15 +251,15 @@ internal sealed class ConnectionStage : GraphStage<FlowShape<IReadOnlyList<Query
 
         private void CompleteAfterPending()
         {
-            if (_pending.IsEmpty)
+            if (_pending.Count == 0)
             {
                 CompleteStage();
                 return;
             }
 
-            var bytes = _pending;
-            _pending = ByteString.Empty;
-            Emit(_stage.Out, bytes, CompleteStage);
+            var chunks = new List<ByteString>();
+            while (_pending.Count > 0) chunks.Add(TakeNextChunk());
+            EmitMultiple(_stage.Out, chunks, CompleteStage);
         }
     }
 }

@@ -22,8 +22,18 @@ namespace TcpStore.Akka.Connections;
 internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 {
     /// <summary>Binds and listens at once (so a bind failure is reported synchronously), then accepts on demand.</summary>
-    public static (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(
-        IPEndPoint endpoint, int backlog, AcceptedSocketTracker? tracker = null)
+    public static (Socket Listener, Source<Socket, NotUsed> Accepted) Bind(IPEndPoint endpoint, int backlog)
+    {
+        var listener = Listen(endpoint, backlog);
+        return (listener, Accept(listener));
+    }
+
+    /// <summary>The connections accepted on <paramref name="listener"/> (bound and listening), on demand.</summary>
+    public static Source<Socket, NotUsed> Accept(Socket listener) =>
+        Source.FromGraph(new SocketAcceptor(listener)).Named("tcpstore-acceptor");
+
+    /// <summary>A socket bound to <paramref name="endpoint"/> and listening (both transports bind with it).</summary>
+    public static Socket Listen(IPEndPoint endpoint, int backlog)
     {
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -42,19 +52,17 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
             throw;
         }
 
-        return (listener, Source.FromGraph(new SocketAcceptor(listener, tracker ?? new AcceptedSocketTracker())).Named("tcpstore-acceptor"));
+        return listener;
     }
 
     private const int SolSocket = 1; // Linux <sys/socket.h>
     private const int SoReuseAddr = 2;
 
     private readonly Socket _listener;
-    private readonly AcceptedSocketTracker _tracker;
 
-    private SocketAcceptor(Socket listener, AcceptedSocketTracker tracker)
+    private SocketAcceptor(Socket listener)
     {
         _listener = listener;
-        _tracker = tracker;
         Shape = new SourceShape<Socket>(Out);
     }
 
@@ -71,7 +79,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 
         private readonly SocketAcceptor _stage;
         private readonly Queue<Socket> _accepted = new();
-        private Action<Socket>? _onAccepted;
+        private IAsyncCallback<Socket>? _onAccepted;
         private Action<SocketError>? _onAcceptFailed;
         private Action<NotUsed>? _onUnbound;
         private volatile bool _stopped;
@@ -84,7 +92,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
 
         public override void PreStart()
         {
-            _onAccepted = GetAsyncCallback<Socket>(OnAccepted);
+            _onAccepted = GetTypedAsyncCallback<Socket>(OnAccepted);
             _onAcceptFailed = GetAsyncCallback<SocketError>(error =>
                 Log.Warning("Accepting a connection failed ({0}); retrying in {1} ms", error, RetryAfter.TotalMilliseconds));
             _onUnbound = GetAsyncCallback<NotUsed>(_ => CompleteStage());
@@ -132,13 +140,19 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
                     continue;
                 }
 
-                if (_stopped || !_stage._tracker.TryTrack(socket))
+                if (_stopped)
                 {
                     socket.Dispose(); // nobody would take it
                     continue;
                 }
 
-                _onAccepted!(socket);
+                // With feedback: a socket handed over while the stage stops is dropped by the stream, and nothing else
+                // would ever close it (its client would wait for ever).
+                _onAccepted!.InvokeWithFeedback(socket).ContinueWith(static (handed, state) =>
+                {
+                    if (!handed.IsCompletedSuccessfully) ((Socket)state!).Dispose();
+                }, socket, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             }
 
             if (!_stopped) _onUnbound!(NotUsed.Instance);
@@ -149,11 +163,7 @@ internal sealed class SocketAcceptor : GraphStage<SourceShape<Socket>>
         public override void PostStop()
         {
             _stopped = true;
-            while (_accepted.TryDequeue(out var socket))
-            {
-                _stage._tracker.Release(socket);
-                socket.Dispose();
-            }
+            while (_accepted.TryDequeue(out var socket)) socket.Dispose();
         }
     }
 }

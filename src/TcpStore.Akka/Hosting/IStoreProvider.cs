@@ -1,4 +1,5 @@
 using Akka.Actor;
+using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 
@@ -30,6 +31,19 @@ public sealed class StandaloneStoreProvider : IStoreProvider
 
     /// <summary>A store of <paramref name="storeProps"/> (a test's stand-in); it counts nothing.</summary>
     public StandaloneStoreProvider(Props storeProps) => _storeProps = _ => storeProps;
+
+    /// <summary>
+    /// A <see cref="StoreActor"/> as <paramref name="settings"/> say: its limits, and its dispatcher — event loop 0
+    /// with the epoll transport and <c>tcp.event-loops.store-on-loop</c>, so that the connections of loop 0 reach it
+    /// without leaving their thread.
+    /// </summary>
+    public StandaloneStoreProvider(TcpStoreSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _storeProps = settings.StoreDispatcher is { } dispatcher
+            ? metrics => StoreActor.Props(settings.Store, metrics).WithDispatcher(dispatcher)
+            : metrics => StoreActor.Props(settings.Store, metrics);
+    }
 
     /// <inheritdoc />
     public IActorRef CreateStore(IActorContext guardian, StoreMetrics metrics) => guardian.ActorOf(_storeProps(metrics), "store");

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using TcpStore.Akka.Configuration;
 using TcpStore.Akka.Connections;
+using TcpStore.Akka.EventLoops;
 using TcpStore.Akka.Store;
 using TcpStore.Akka.Telemetry;
 
@@ -24,7 +25,7 @@ public sealed class TcpStoreGuardian : ReceiveActor
         TcpStoreSettings settings, IStoreProvider? storeProvider = null, string name = TcpStoreManager.DefaultStoreName,
         ConnectionBudget? budget = null) =>
         global::Akka.Actor.Props.Create(() => new TcpStoreGuardian(
-            settings, storeProvider ?? new StandaloneStoreProvider(settings.Store), name, budget ?? new ConnectionBudget(int.MaxValue)));
+            settings, storeProvider ?? new StandaloneStoreProvider(settings), name, budget ?? new ConnectionBudget(int.MaxValue)));
 
     /// <summary>Ask for the guardian's children: answered with <see cref="Components"/>.</summary>
     public sealed record GetComponents
@@ -39,6 +40,11 @@ public sealed class TcpStoreGuardian : ReceiveActor
     public TcpStoreGuardian(TcpStoreSettings settings, IStoreProvider storeProvider, string name, ConnectionBudget budget)
     {
         Name = name;
+        // The epoll transport's loops first: their dispatchers must exist before the store and the listener are
+        // placed on them.
+        if (settings.Listener.Transport == TcpTransport.Epoll) EventLoopGroup.For(Context.System);
+        // A socket accepted while the listener or a host stops is a dead letter: it must still be closed.
+        UndeliveredConnectionCloser.EnsureStarted(Context.System);
         _metrics = TcpStoreMetrics.Acquire(name);
         var store = storeProvider.CreateStore(Context, _metrics);
         var listener = Context.ActorOf(TcpStoreListener.Props(settings.Listener, store, budget, _metrics), "listener");

@@ -104,7 +104,7 @@ public sealed partial class TcpStoreManager : ReceiveActor
             ? throw new ConfigurationException(
                 $"{TcpStoreSettings.ConfigPath}.cluster.enabled = on, but the store was added with WithTcpStore: cluster " +
                 "mode is started with WithTcpStoreCluster (package TcpStore.Akka.Cluster).")
-            : new StandaloneStoreProvider(settings.Store);
+            : new StandaloneStoreProvider(settings);
 
     /// <summary>Public because Akka creates actors through their public constructors; use <see cref="Props"/>.</summary>
     public TcpStoreManager(Config tcpstore, Func<string, TcpStoreSettings, IStoreProvider> storeProvider)

@@ -44,8 +44,23 @@ public sealed class TcpStoreOptions
     /// <summary><c>tcpstore.tcp.receive-chunk-bytes</c>.</summary>
     public int? ReceiveChunkBytes { get; set; }
 
-    /// <summary><c>tcpstore.tcp.connection-hosts</c> (0: one per processor).</summary>
+    /// <summary><c>tcpstore.tcp.connection-hosts</c> (0: one per processor; the sockets transport).</summary>
     public int? ConnectionHosts { get; set; }
+
+    /// <summary><c>tcpstore.tcp.transport</c>: <c>auto</c>, <c>epoll</c> (Linux) or <c>sockets</c>.</summary>
+    public string? Transport { get; set; }
+
+    /// <summary><c>tcpstore.tcp.event-loops.count</c> (0: one per four processors, at least one).</summary>
+    public int? EventLoops { get; set; }
+
+    /// <summary><c>tcpstore.tcp.event-loops.throughput</c>.</summary>
+    public int? EventLoopThroughput { get; set; }
+
+    /// <summary><c>tcpstore.tcp.event-loops.store-on-loop</c>.</summary>
+    public bool? StoreOnEventLoop { get; set; }
+
+    /// <summary><c>tcpstore.tcp.event-loops.max-turn</c>.</summary>
+    public TimeSpan? EventLoopMaxTurn { get; set; }
 
     /// <summary><c>tcpstore.tcp.no-delay</c>.</summary>
     public bool? NoDelay { get; set; }
@@ -95,6 +110,11 @@ public sealed class TcpStoreOptions
         Write(hocon, "limits.max-buffered-bytes-per-connection", MaxBufferedBytesPerConnection?.ToHocon());
         Write(hocon, "tcp.receive-chunk-bytes", ReceiveChunkBytes?.ToHocon());
         Write(hocon, "tcp.connection-hosts", ConnectionHosts?.ToHocon());
+        Write(hocon, "tcp.transport", Transport?.ToHocon());
+        Write(hocon, "tcp.event-loops.count", EventLoops?.ToHocon());
+        Write(hocon, "tcp.event-loops.throughput", EventLoopThroughput?.ToHocon());
+        Write(hocon, "tcp.event-loops.store-on-loop", StoreOnEventLoop?.ToHocon());
+        Write(hocon, "tcp.event-loops.max-turn", EventLoopMaxTurn?.ToHocon());
         Write(hocon, "tcp.no-delay", NoDelay?.ToHocon());
         Write(hocon, "tcp.keepalive.enabled", KeepAlive?.ToHocon());
         Write(hocon, "tcp.keepalive.idle", KeepAliveIdle?.ToHocon());

@@ -9,12 +9,14 @@ using static TcpStore.TestSupport.Wire;
 namespace TcpStore.Akka.Tests.Admin;
 
 /// <summary>The admin endpoint over real HTTP on loopback, against a real server with real socket clients.</summary>
-public sealed class AdminEndpointTests
+public abstract class AdminEndpointTests(string transport)
 {
+    private Task<AdminServer> StartServerAsync(string extraHocon = "") => AdminServer.StartAsync(extraHocon, transport: transport);
+
     [Fact]
     public async Task Status_names_each_awaited_key_with_its_waiting_count_and_peers()
     {
-        await using var admin = await AdminServer.StartAsync();
+        await using var admin = await StartServerAsync();
         await using var writer = await RawClient.ConnectAsync(admin.Store.Port);
         await writer.SendAsync(Set("barrier", "2"), Set("init/", "3"));
         var waiters = new List<RawClient>();
@@ -68,7 +70,7 @@ public sealed class AdminEndpointTests
     [Fact]
     public async Task Status_lists_each_barrier_in_progress_with_arrived_expected_and_who_waits()
     {
-        await using var admin = await AdminServer.StartAsync();
+        await using var admin = await StartServerAsync();
         var arrivals = new List<RawClient>();
         try
         {
@@ -139,7 +141,7 @@ public sealed class AdminEndpointTests
     [Fact]
     public async Task Keys_are_paged_sized_and_shown_as_escaped_text()
     {
-        await using var admin = await AdminServer.StartAsync();
+        await using var admin = await StartServerAsync();
         await using var client = await RawClient.ConnectAsync(admin.Store.Port);
         await client.SendAsync(
             Set("k0", "a"), Set("k1", new string('x', 1000)), Set("k2", "c"), Set("k3", [0xff, 0x00]), Cat([1], Str(Cat(B("k4"), [0x01])), Str("e")),
@@ -167,7 +169,7 @@ public sealed class AdminEndpointTests
     [Fact]
     public async Task Healthz_reports_both_checks_and_fails_when_the_store_stops_answering()
     {
-        await using var admin = await AdminServer.StartAsync("tcpstore.health.store-timeout = 500ms");
+        await using var admin = await StartServerAsync("tcpstore.health.store-timeout = 500ms");
         using (var ok = await admin.Http.GetAsync("healthz"))
         {
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
@@ -187,7 +189,7 @@ public sealed class AdminEndpointTests
     [Fact]
     public async Task The_page_is_served_and_the_endpoint_binds_loopback_by_default()
     {
-        await using var admin = await AdminServer.StartAsync();
+        await using var admin = await StartServerAsync();
         Assert.Equal("127.0.0.1", admin.Endpoint.BaseAddress.Host);
         using var response = await admin.Http.GetAsync("");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -197,3 +199,9 @@ public sealed class AdminEndpointTests
         Assert.Contains("fetch(q", html);
     }
 }
+
+/// <summary><see cref="AdminEndpointTests"/> over the epoll transport.</summary>
+public sealed class AdminEndpointTestsOverEpoll() : AdminEndpointTests("epoll");
+
+/// <summary><see cref="AdminEndpointTests"/> over the .NET sockets transport.</summary>
+public sealed class AdminEndpointTestsOverSockets() : AdminEndpointTests("sockets");

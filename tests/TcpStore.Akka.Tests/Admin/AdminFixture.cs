@@ -18,9 +18,10 @@ public sealed class AdminServer : IAsyncDisposable
     public AdminEndpoint Endpoint { get; }
     public HttpClient Http { get; }
 
-    public static async Task<AdminServer> StartAsync(string extraHocon = "", AdminSettings? settings = null)
+    public static async Task<AdminServer> StartAsync(string extraHocon = "", AdminSettings? settings = null,
+        string? transport = null)
     {
-        var store = await TestStoreServer.StartAsync(extraHocon);
+        var store = await TestStoreServer.StartAsync(extraHocon, transport);
         try
         {
             var endpoint = await AdminEndpoint.StartAsync(store.System, settings ?? AdminSettings.Default with { Enabled = true });

@@ -16,14 +16,16 @@ namespace TcpStore.Akka.Tests.Admin;
 /// measured here are this test's alone.
 /// </summary>
 [Collection(MetricsCollection.Name)]
-public sealed class AdminMetricsTests
+public abstract class AdminMetricsTests(string transport)
 {
+    private Task<AdminServer> StartServerAsync(string extraHocon = "") => AdminServer.StartAsync(extraHocon, transport: transport);
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task Metrics_are_served_with_prometheus_names_types_labels_and_buckets()
     {
-        await using var admin = await AdminServer.StartAsync("tcpstore.limits.max-connections = 1");
+        await using var admin = await StartServerAsync("tcpstore.limits.max-connections = 1");
         var before = await ScrapeAsync(admin);
 
         await using (var client = await RawClient.ConnectAsync(admin.Store.Port))
@@ -105,8 +107,8 @@ public sealed class AdminMetricsTests
     {
         using var otherMeter = new Meter("TcpStore.Akka.Tests.Other");
         otherMeter.CreateCounter<long>("other.requests").Add(1);
-        await using var first = await AdminServer.StartAsync();
-        await using var second = await AdminServer.StartAsync();
+        await using var first = await StartServerAsync();
+        await using var second = await StartServerAsync();
         otherMeter.CreateCounter<long>("other.late").Add(1);
 
         foreach (var admin in new[] { first, second })
@@ -126,7 +128,7 @@ public sealed class AdminMetricsTests
     [Fact]
     public async Task Status_reports_the_errors_counted_by_reason()
     {
-        await using var admin = await AdminServer.StartAsync();
+        await using var admin = await StartServerAsync();
         var statusClient = new AdminStatusClient(admin.Http);
         var before = (await statusClient.GetStatusAsync(admin.Endpoint.BaseAddress)).Errors;
 
@@ -156,3 +158,11 @@ public sealed class AdminMetricsTests
         return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
     }
 }
+
+/// <summary><see cref="AdminMetricsTests"/> over the epoll transport.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class AdminMetricsTestsOverEpoll() : AdminMetricsTests("epoll");
+
+/// <summary><see cref="AdminMetricsTests"/> over the .NET sockets transport.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class AdminMetricsTestsOverSockets() : AdminMetricsTests("sockets");

@@ -8,13 +8,15 @@ using TcpStore.Akka.Configuration;
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>Who may connect: the client-network allowlist.</summary>
-public sealed class AdmissionTests
+public abstract class AdmissionTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     [Fact]
     public async Task A_peer_outside_the_allowlist_is_closed_unread_logged_and_counted()
     {
         using var metrics = new MetricRecorder();
-        await using var server = await TestStoreServer.StartAsync("""tcpstore.allowed-networks = ["10.0.0.0/8", "fd00::/8"]""");
+        await using var server = await StartServerAsync("""tcpstore.allowed-networks = ["10.0.0.0/8", "fd00::/8"]""");
         await using var client = await RawClient.ConnectAsync(server.Port, validate: false);
         await client.SendAsync(Validate, Set("/sneaky", "x"), Ping(1));
         Assert.True(await client.ClosedByServerAsync());
@@ -28,7 +30,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task A_peer_inside_the_allowlist_is_served()
     {
-        await using var server = await TestStoreServer.StartAsync("""tcpstore.allowed-networks = ["10.0.0.0/8", "127.0.0.0/8"]""");
+        await using var server = await StartServerAsync("""tcpstore.allowed-networks = ["10.0.0.0/8", "127.0.0.0/8"]""");
         await using var client = await RawClient.ConnectAsync(server.Port);
         await client.SendAsync(Ping(9));
         Assert.Equal(9u, await client.ReadUInt32Async());
@@ -66,3 +68,9 @@ public sealed class AdmissionTests
         Assert.True(settings.IsAllowed(IPAddress.IPv6Loopback));
     }
 }
+
+/// <summary><see cref="AdmissionTests"/> over the epoll transport.</summary>
+public sealed class AdmissionTestsOverEpoll() : AdmissionTests("epoll");
+
+/// <summary><see cref="AdmissionTests"/> over the .NET sockets transport.</summary>
+public sealed class AdmissionTestsOverSockets() : AdmissionTests("sockets");

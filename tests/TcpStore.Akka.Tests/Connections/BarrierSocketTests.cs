@@ -10,14 +10,16 @@ namespace TcpStore.Akka.Tests.Connections;
 /// BARRIER (query 18) through the running server, byte by byte as PyTorch 2.12's client sends it (docs/PROTOCOL.md
 /// §2.20): the test vectors written from PyTorch's source, and 10,000 ranks meeting at one barrier.
 /// </summary>
-public sealed class BarrierSocketTests : IAsyncLifetime
+public abstract class BarrierSocketTests(string transport) : IAsyncLifetime
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     /// <summary>How long a rank must receive nothing while its barrier is not released (absence is no event).</summary>
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
 
     private TestStoreServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await TestStoreServer.StartAsync();
+    public async Task InitializeAsync() => _server = await StartServerAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -196,3 +198,9 @@ public sealed class BarrierSocketTests : IAsyncLifetime
         }
     }
 }
+
+/// <summary><see cref="BarrierSocketTests"/> over the epoll transport.</summary>
+public sealed class BarrierSocketTestsOverEpoll() : BarrierSocketTests("epoll");
+
+/// <summary><see cref="BarrierSocketTests"/> over the .NET sockets transport.</summary>
+public sealed class BarrierSocketTestsOverSockets() : BarrierSocketTests("sockets");

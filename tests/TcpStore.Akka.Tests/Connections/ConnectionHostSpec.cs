@@ -48,10 +48,10 @@ public sealed class ConnectionHostSpec : global::Akka.TestKit.Xunit2.TestKit
     }
 
     /// <summary>Runs a host; what it could not start is told to <see cref="_connections"/> as <see cref="NotStarted"/>.</summary>
-    private TestPublisher.Probe<AcceptedSocket> RunHost()
+    private TestPublisher.Probe<AcceptedConnection> RunHost()
     {
         var connections = _connections.Ref;
-        return this.SourceProbe<AcceptedSocket>()
+        return this.SourceProbe<AcceptedConnection>()
             .To(new ConnectionHost(_blueprint, e => connections.Tell(new NotStarted(e))))
             .Run(_materializer);
     }
@@ -98,6 +98,29 @@ public sealed class ConnectionHostSpec : global::Akka.TestKit.Xunit2.TestKit
         var host = Assert.Single(inHost.Select(started => started.StreamActor).Distinct());
         Assert.EndsWith("tcpstore-connection-host", host.Path.Name); // the host stage's own actor
         Assert.NotEqual(host, aloneStarted.StreamActor);
+    }
+
+    [Fact]
+    public async Task Connections_told_to_its_stage_actor_start_in_the_host_as_those_from_its_inlet()
+    {
+        // The epoll transport's feed: the host reports its stage actor, the listener tells it the connections.
+        var hostRefs = CreateTestProbe("host-refs");
+        var sockets = this.SourceProbe<AcceptedConnection>()
+            .To(new ConnectionHost(_blueprint, e => _connections.Ref.Tell(new NotStarted(e)), hostRefs.Ref.Tell))
+            .Run(_materializer);
+        var feed = await hostRefs.ExpectMsgAsync<IActorRef>();
+
+        var (told, pushed) = (Accepted(40001), Accepted(40002));
+        feed.Tell(told);
+        var toldStarted = await ExpectStartedAsync(told);
+        await sockets.SendNextAsync(pushed);
+        var pushedStarted = await ExpectStartedAsync(pushed);
+        Assert.Equal(toldStarted.StreamActor, pushedStarted.StreamActor);
+
+        var refused = Accepted(Refused);
+        feed.Tell(refused);
+        Assert.Equal(ReportingConnection.RefusalMessage, (await _connections.ExpectMsgAsync<NotStarted>()).Cause.Message);
+        Assert.Throws<ObjectDisposedException>(() => refused.Socket.Available);
     }
 
     [Fact]

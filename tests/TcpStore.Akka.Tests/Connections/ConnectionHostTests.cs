@@ -7,18 +7,29 @@ using static TcpStore.TestSupport.Wire;
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>
-/// Connections share a few stream actors (<c>tcpstore.tcp.connection-hosts</c>): sockets are dealt to them in turn,
-/// and a connection that fails or ends in one of them leaves the other connections of that actor untouched.
+/// Connections share a few stream actors (<c>tcpstore.tcp.connection-hosts</c> with the sockets transport, one per
+/// event loop with epoll): sockets are dealt to them in turn, and a connection that fails or ends in one of them
+/// leaves the other connections of that actor untouched.
 /// </summary>
-public sealed class ConnectionHostTests
+public abstract class ConnectionHostTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
+    /// <summary>The setting that gives the listener <paramref name="hosts"/> connection hosts on this transport.</summary>
+    private string Hosts(int hosts) => transport == "epoll"
+        ? $"tcpstore.tcp.event-loops.count = {hosts}"
+        : $"tcpstore.tcp.connection-hosts = {hosts}";
+
+    /// <summary>The listener's stream actors besides the hosts: the sockets transport's accept stream.</summary>
+    private int AcceptorStreams => transport == "epoll" ? 0 : 1;
+
     private const byte StopWaiting = 0;
 
     [Fact]
     public async Task Connections_of_one_host_fail_and_end_alone()
     {
-        await using var server = await TestStoreServer.StartAsync("""
-            tcpstore.tcp.connection-hosts = 1
+        await using var server = await StartServerAsync($"""
+            {Hosts(1)}
             tcpstore.limits.max-value-bytes = 1024
             akka.loglevel = ERROR
             """);
@@ -72,15 +83,16 @@ public sealed class ConnectionHostTests
     public async Task Connections_run_in_the_configured_number_of_stream_actors()
     {
         const int hosts = 3;
-        await using var server = await TestStoreServer.StartAsync($"tcpstore.tcp.connection-hosts = {hosts}");
+        await using var server = await StartServerAsync(Hosts(hosts));
         var clients = new List<RawClient>();
         try
         {
             await OpenAsync(server, clients, 4 * hosts);
 
-            // The listener's stream actors: the acceptor's and one per host, however many connections are open.
+            // The listener's stream actors: one per host (and the sockets transport's acceptor), however many
+            // connections are open.
             var streams = await StreamActorsAsync(server);
-            Assert.Equal(1 + hosts, streams.Count);
+            Assert.Equal(AcceptorStreams + hosts, streams.Count);
             Assert.Equal(4 * hosts, await server.ConnectionCountAsync());
         }
         finally
@@ -92,7 +104,7 @@ public sealed class ConnectionHostTests
     [Fact]
     public async Task A_host_lets_go_of_the_connections_that_ended()
     {
-        await using var server = await TestStoreServer.StartAsync("tcpstore.tcp.connection-hosts = 1\nakka.loglevel = ERROR");
+        await using var server = await StartServerAsync(Hosts(1) + "\nakka.loglevel = ERROR");
         var ended = await ConnectWaitAndCloseAsync(server, 200);
         Assert.True(await TestStoreServer.EventuallyAsync(async () => await server.ConnectionCountAsync() == 0,
             TimeSpan.FromSeconds(10)), "the connections were not all cleaned up");
@@ -173,3 +185,9 @@ public sealed class ConnectionHostTests
         return names;
     }
 }
+
+/// <summary><see cref="ConnectionHostTests"/> over the epoll transport.</summary>
+public sealed class ConnectionHostTestsOverEpoll() : ConnectionHostTests("epoll");
+
+/// <summary><see cref="ConnectionHostTests"/> over the .NET sockets transport.</summary>
+public sealed class ConnectionHostTestsOverSockets() : ConnectionHostTests("sockets");

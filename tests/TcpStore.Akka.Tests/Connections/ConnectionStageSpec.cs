@@ -130,6 +130,25 @@ public sealed class ConnectionStageSpec : global::Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_large_value_is_a_chunk_of_its_own_that_wraps_the_stores_array()
+    {
+        var connection = await OpenAsync();
+        await connection.Bytes.RequestAsync(3);
+        var large = new byte[ReplyChunks.LargeValueBytes];
+        new Random(3).NextBytes(large);
+        await ExecuteAsync(connection, new Query.Ping(7), new Query.Get(B("/large")), new Query.Ping(8));
+
+        Answer(connection, new Reply.Pong(7), new Reply.Bytes(large), new Reply.Pong(8));
+
+        // The bytes before the value (a PONG and the value's length), the value itself, the bytes after it.
+        await ExpectBytesAsync(connection, U32(7), U64((ulong)large.Length));
+        var value = await connection.Bytes.ExpectNextAsync();
+        Assert.True(value.IsCompact);
+        Assert.True(value.ToReadOnlySpan().Overlaps(large), "the chunk copied the value instead of wrapping it");
+        await ExpectBytesAsync(connection, U32(8));
+    }
+
+    [Fact]
     public async Task A_deferred_wait_writes_nothing_and_its_completion_writes_stop_waiting()
     {
         var connection = await OpenAsync();

@@ -5,12 +5,14 @@ using static TcpStore.TestSupport.Wire;
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>Connection-level limits, each set low through HOCON and exceeded by one client only.</summary>
-public sealed class LimitsSocketTests
+public abstract class LimitsSocketTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     [Fact]
     public async Task Max_connections_closes_the_extra_connection_and_keeps_the_others()
     {
-        await using var server = await TestStoreServer.StartAsync("tcpstore.limits.max-connections = 2");
+        await using var server = await StartServerAsync("tcpstore.limits.max-connections = 2");
         await using var first = await RawClient.ConnectAsync(server.Port);
         await using var second = await RawClient.ConnectAsync(server.Port);
         await first.SendAsync(Ping(1));
@@ -31,7 +33,7 @@ public sealed class LimitsSocketTests
     [Fact]
     public async Task Max_key_bytes_from_hocon_closes_a_longer_key()
     {
-        await using var server = await TestStoreServer.StartAsync("tcpstore.limits.max-key-bytes = 16");
+        await using var server = await StartServerAsync("tcpstore.limits.max-key-bytes = 16");
         await using var ok = await RawClient.ConnectAsync(server.Port);
         await ok.SendAsync(Set(new string('k', 16), "v"), Get(new string('k', 16)));
         Assert.Equal("v", await ok.ReadStringAsync());
@@ -43,7 +45,7 @@ public sealed class LimitsSocketTests
     [Fact]
     public async Task Max_buffered_bytes_closes_a_connection_whose_replies_exceed_it()
     {
-        await using var server = await TestStoreServer.StartAsync(
+        await using var server = await StartServerAsync(
             "tcpstore.limits.max-buffered-bytes-per-connection = 4096");
         await using var setter = await RawClient.ConnectAsync(server.Port);
         await setter.SendAsync(Set("/big", new string('x', 1000)), Ping(0));
@@ -61,7 +63,7 @@ public sealed class LimitsSocketTests
     [Fact]
     public async Task Stopping_the_guardian_closes_connections_and_unbinds()
     {
-        var server = await TestStoreServer.StartAsync();
+        var server = await StartServerAsync();
         await using var client = await RawClient.ConnectAsync(server.Port);
         await client.SendAsync(Wait("/until-shutdown"));
         await server.Guardian.GracefulStop(TimeSpan.FromSeconds(5));
@@ -121,3 +123,9 @@ public sealed class LimitsSocketTests
         }
     }
 }
+
+/// <summary><see cref="LimitsSocketTests"/> over the epoll transport.</summary>
+public sealed class LimitsSocketTestsOverEpoll() : LimitsSocketTests("epoll");
+
+/// <summary><see cref="LimitsSocketTests"/> over the .NET sockets transport.</summary>
+public sealed class LimitsSocketTestsOverSockets() : LimitsSocketTests("sockets");

@@ -6,8 +6,10 @@ using static TcpStore.TestSupport.Wire;
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>Hostile input and dead peers over real sockets: nothing lost, nobody else hurt.</summary>
-public sealed class RobustnessTests
+public abstract class RobustnessTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     private static async Task<List<(string Key, string Value)>> WriteGoodKeysAsync(RawClient good, int count)
     {
         var keys = Enumerable.Range(0, count).Select(i => ($"/good/{i}", $"value-{i}-{new string('v', i)}")).ToList();
@@ -60,7 +62,7 @@ public sealed class RobustnessTests
     [Fact]
     public async Task Fuzzed_frames_over_sockets_change_no_good_key_and_hurt_no_other_client()
     {
-        await using var server = await TestStoreServer.StartAsync("akka.loglevel = ERROR");
+        await using var server = await StartServerAsync("akka.loglevel = ERROR");
         await using var good = await RawClient.ConnectAsync(server.Port);
         var keys = await WriteGoodKeysAsync(good, 50);
         await AssertGoodKeysAsync(good, keys);
@@ -109,7 +111,7 @@ public sealed class RobustnessTests
     [Fact]
     public async Task A_client_that_never_reads_is_cut_off_at_its_buffer_limit_and_others_are_served()
     {
-        await using var server = await TestStoreServer.StartAsync(
+        await using var server = await StartServerAsync(
             "tcpstore.limits.max-buffered-bytes-per-connection = 4194304\nakka.loglevel = ERROR");
         await using var other = await RawClient.ConnectAsync(server.Port);
         await other.SendAsync(Set("/big", new byte[1 << 20]), Ping(0));
@@ -147,7 +149,7 @@ public sealed class RobustnessTests
     [Fact]
     public async Task Ten_thousand_connections_that_wait_and_die_leave_no_registrations()
     {
-        await using var server = await TestStoreServer.StartAsync("akka.loglevel = ERROR");
+        await using var server = await StartServerAsync("akka.loglevel = ERROR");
         const int rounds = 10, perRound = 1000;
         for (var round = 0; round < rounds; round++)
         {
@@ -175,3 +177,9 @@ public sealed class RobustnessTests
         Assert.Equal(0, stats.WaitingConnections);
     }
 }
+
+/// <summary><see cref="RobustnessTests"/> over the epoll transport.</summary>
+public sealed class RobustnessTestsOverEpoll() : RobustnessTests("epoll");
+
+/// <summary><see cref="RobustnessTests"/> over the .NET sockets transport.</summary>
+public sealed class RobustnessTestsOverSockets() : RobustnessTests("sockets");

@@ -4,8 +4,10 @@ using static TcpStore.TestSupport.Wire;
 namespace TcpStore.Akka.Tests.Connections;
 
 /// <summary>The running server against a raw socket client: exact request bytes in, exact reply bytes out.</summary>
-public sealed class ServerSocketTests : IAsyncLifetime
+public abstract class ServerSocketTests(string transport) : IAsyncLifetime
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     /// <summary>
     /// How long a client must receive nothing where a reply must not come (a WAIT that blocks, a wake that must not
     /// happen): the absence of bytes is no event, so a bounded window is the check.
@@ -13,7 +15,7 @@ public sealed class ServerSocketTests : IAsyncLifetime
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
     private TestStoreServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await TestStoreServer.StartAsync();
+    public async Task InitializeAsync() => _server = await StartServerAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -226,6 +228,24 @@ public sealed class ServerSocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_and_the_peers_FIN_in_one_segment_end_the_connection()
+    {
+        // Both arrive before the server reads: an edge-triggered poll reports them once, and the read that takes
+        // the request must not make the server forget the FIN.
+        for (var i = 0; i < 20; i++)
+        {
+            await using var c = await RawClient.ConnectAsync(_server.Port);
+            c.Socket.NoDelay = false;
+            await c.SendAsync(Wait("/fin-wait"));
+            c.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            Assert.True(await c.ClosedByServerAsync());
+        }
+
+        Assert.True(await TestStoreServer.EventuallyAsync(
+            async () => (await _server.StatsAsync()).WaiterRegistrations == 0, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task Wrong_validate_closes_the_connection_and_executes_nothing()
     {
         await using (var bad = await RawClient.ConnectAsync(_server.Port, validate: false))
@@ -308,3 +328,9 @@ public sealed class ServerSocketTests : IAsyncLifetime
         Assert.Equal(1, await c.ReadByteAsync());
     }
 }
+
+/// <summary><see cref="ServerSocketTests"/> over the epoll transport.</summary>
+public sealed class ServerSocketTestsOverEpoll() : ServerSocketTests("epoll");
+
+/// <summary><see cref="ServerSocketTests"/> over the .NET sockets transport.</summary>
+public sealed class ServerSocketTestsOverSockets() : ServerSocketTests("sockets");

@@ -10,12 +10,14 @@ namespace TcpStore.Akka.Tests.Connections;
 /// <see cref="StoreProtocol.StoreLost"/> (cluster mode's failover, told by the guardian): the connections that were owed
 /// an answer by the lost store close, the others carry on.
 /// </summary>
-public sealed class StoreLostTests
+public abstract class StoreLostTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     [Fact]
     public async Task A_connection_with_a_deferred_wait_closes_and_idle_ones_keep_working()
     {
-        await using var server = await TestStoreServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var waiting = await RawClient.ConnectAsync(server.Port);
         await using var idle = await RawClient.ConnectAsync(server.Port);
         await using var canceled = await RawClient.ConnectAsync(server.Port);
@@ -40,7 +42,7 @@ public sealed class StoreLostTests
     [Fact]
     public async Task A_connection_whose_wait_was_answered_is_not_owed_anything()
     {
-        await using var server = await TestStoreServer.StartAsync();
+        await using var server = await StartServerAsync();
         await using var waiter = await RawClient.ConnectAsync(server.Port);
         await using var setter = await RawClient.ConnectAsync(server.Port);
 
@@ -59,3 +61,9 @@ public sealed class StoreLostTests
         Assert.Equal(3u, await waiter.ReadUInt32Async()); // still open, and nothing was written before the PONG
     }
 }
+
+/// <summary><see cref="StoreLostTests"/> over the epoll transport.</summary>
+public sealed class StoreLostTestsOverEpoll() : StoreLostTests("epoll");
+
+/// <summary><see cref="StoreLostTests"/> over the .NET sockets transport.</summary>
+public sealed class StoreLostTestsOverSockets() : StoreLostTests("sockets");

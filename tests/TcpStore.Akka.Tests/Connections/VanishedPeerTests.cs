@@ -8,8 +8,10 @@ namespace TcpStore.Akka.Tests.Connections;
 /// own, behind a veth pair, WAITs; then its link goes down and it is killed, so nothing reaches the server. Only TCP
 /// keepalive can tell the server, and its waiters must then go. Needs root and iproute2 (CI runs as root).
 /// </summary>
-public sealed class VanishedPeerTests : IAsyncLifetime
+public abstract class VanishedPeerTests(string transport) : IAsyncLifetime
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     private readonly string _namespace = $"tsk{Environment.ProcessId % 10000}{Random.Shared.Next(1000)}";
     private readonly string _hostLink = $"tskh{Random.Shared.Next(100000)}";
     private readonly string _subnet = $"10.{Random.Shared.Next(200, 250)}.{Random.Shared.Next(1, 250)}";
@@ -80,7 +82,7 @@ public sealed class VanishedPeerTests : IAsyncLifetime
     [Fact]
     public async Task Keepalive_reaps_the_waiters_of_a_peer_that_vanished_without_fin_or_reset()
     {
-        await using var server = await TestStoreServer.StartAsync($"""
+        await using var server = await StartServerAsync($"""
             tcpstore.host = "{HostAddress}"
             tcpstore.tcp.keepalive.enabled = on
             tcpstore.tcp.keepalive.idle = 1s
@@ -96,7 +98,7 @@ public sealed class VanishedPeerTests : IAsyncLifetime
     public async Task Without_keepalive_the_waiters_of_a_vanished_peer_linger()
     {
         // The control: the same vanishing, keepalive off, and the registration stays (as on PyTorch's servers).
-        await using var server = await TestStoreServer.StartAsync($"""
+        await using var server = await StartServerAsync($"""
             tcpstore.host = "{HostAddress}"
             tcpstore.tcp.keepalive.enabled = off
             """);
@@ -104,3 +106,9 @@ public sealed class VanishedPeerTests : IAsyncLifetime
         Assert.Equal(1, (await server.StatsAsync()).WaitingConnections);
     }
 }
+
+/// <summary><see cref="VanishedPeerTests"/> over the epoll transport.</summary>
+public sealed class VanishedPeerTestsOverEpoll() : VanishedPeerTests("epoll");
+
+/// <summary><see cref="VanishedPeerTests"/> over the .NET sockets transport.</summary>
+public sealed class VanishedPeerTestsOverSockets() : VanishedPeerTests("sockets");

@@ -68,6 +68,11 @@ public sealed class SettingsTests
             KeepAliveInterval = TimeSpan.FromSeconds(2),
             KeepAliveProbes = 3,
             ConnectionHosts = 5,
+            Transport = "sockets",
+            EventLoops = 3,
+            EventLoopThroughput = 7,
+            StoreOnEventLoop = false,
+            EventLoopMaxTurn = TimeSpan.FromMilliseconds(3),
         };
         var all = TcpStoreSettings.Create(options.ToConfig().GetConfig(TcpStoreSettings.ConfigPath));
         var settings = all.Listener;
@@ -81,6 +86,50 @@ public sealed class SettingsTests
         Assert.False(settings.NoDelay);
         Assert.Equal(new KeepAliveSettings(true, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), 3), settings.KeepAlive);
         Assert.Equal(5, settings.ConnectionHosts);
+        Assert.Equal(TcpTransport.Sockets, settings.Transport);
+        Assert.Equal(new EventLoopSettings(3, 7, StoreOnLoop: false, TimeSpan.FromMilliseconds(3)), settings.EventLoops);
+    }
+
+    [Fact]
+    public void Event_loops_default_to_one_per_four_processors_at_least_one_with_the_store_on_loop_0()
+    {
+        var loops = TcpStoreSettings.Create(Config.Empty).Listener.EventLoops;
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 4), loops.Count);
+        Assert.True(loops.StoreOnLoop);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), loops.MaxTurn);
+        Assert.Equal(1, EventLoopSettings.DefaultCount(2));
+        Assert.Equal(4, EventLoopSettings.DefaultCount(16));
+        Assert.Equal(2, TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.event-loops.count = 2")).Listener.EventLoops.Count);
+    }
+
+    [Theory]
+    [InlineData("epoll", TcpTransport.Epoll)]
+    [InlineData("EPOLL", TcpTransport.Epoll)]
+    [InlineData("sockets", TcpTransport.Sockets)]
+    [InlineData("auto", TcpTransport.Epoll)] // these tests run on Linux
+    public void The_transport_is_read_with_auto_meaning_epoll_on_linux(string value, TcpTransport expected)
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the epoll transport's tests run on Linux");
+        var settings = TcpStoreSettings.Create(ConfigurationFactory.ParseString($"tcp.transport = {value}"));
+        Assert.Equal(expected, settings.Listener.Transport);
+    }
+
+    [Fact]
+    public void An_unknown_transport_is_refused_with_the_key_named()
+    {
+        var error = Assert.Throws<ConfigurationException>(
+            () => TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.transport = iouring")));
+        Assert.Contains("tcp.transport", error.Message);
+    }
+
+    [Fact]
+    public void The_store_runs_on_loop_0_only_with_the_epoll_transport_and_store_on_loop()
+    {
+        Assert.Equal("tcpstore.tcp.event-loops.loop-0",
+            TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.transport = epoll")).StoreDispatcher);
+        Assert.Null(TcpStoreSettings.Create(ConfigurationFactory.ParseString("tcp.transport = sockets")).StoreDispatcher);
+        Assert.Null(TcpStoreSettings.Create(ConfigurationFactory.ParseString(
+            "tcp.transport = epoll\ntcp.event-loops.store-on-loop = off")).StoreDispatcher);
     }
 
     [Fact]
@@ -97,6 +146,10 @@ public sealed class SettingsTests
     [InlineData("limits.max-key-bytes = 0")]
     [InlineData("limits.max-connections = -1")]
     [InlineData("tcp.connection-hosts = -1")]
+    [InlineData("tcp.event-loops.count = -1")]
+    [InlineData("tcp.event-loops.count = 257")]
+    [InlineData("tcp.event-loops.throughput = 0")]
+    [InlineData("tcp.event-loops.max-turn = 0s")]
     public void Out_of_range_settings_are_refused_with_the_key_named(string hocon)
     {
         var error = Assert.Throws<ConfigurationException>(

@@ -56,10 +56,26 @@ public sealed class StandaloneServerTests
         }
     }
 
-    [Fact]
-    public async Task With_the_default_host_it_serves_ipv4_and_ipv6_clients()
+    [Theory]
+    [InlineData("epoll", "epoll, 1 event loop(s)")]
+    [InlineData("sockets", "sockets, ")]
+    public async Task The_transport_flag_picks_how_the_sockets_are_served(string transport, string logged)
     {
-        await using var server = ServerProcess.Start(BuiltServer.Path, "dual-stack", "--port", "0");
+        await using var server = ServerProcess.Start(
+            BuiltServer.Path, transport, "--host", "127.0.0.1", "--port", "0", "--transport", transport);
+        var port = await server.WaitForReadyAsync(Bound);
+        await server.WaitForLineAsync(logged, Bound);
+        await using var client = await RawClient.ConnectAsync(port);
+        await client.SendAsync(Ping(3));
+        Assert.Equal(3u, await client.ReadUInt32Async());
+    }
+
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("sockets")]
+    public async Task With_the_default_host_it_serves_ipv4_and_ipv6_clients(string transport)
+    {
+        await using var server = ServerProcess.Start(BuiltServer.Path, "dual-stack", "--port", "0", "--transport", transport);
         var port = await server.WaitForReadyAsync(Bound);
         await server.WaitForLineAsync($"[::]:{port}", Bound);
 
@@ -73,11 +89,13 @@ public sealed class StandaloneServerTests
         Assert.Equal("4", await v6.ReadStringAsync());
     }
 
-    [Fact]
-    public async Task The_allowlist_treats_ipv4_clients_of_the_dual_stack_listener_as_ipv4()
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("sockets")]
+    public async Task The_allowlist_treats_ipv4_clients_of_the_dual_stack_listener_as_ipv4(string transport)
     {
-        await using var server = ServerProcess.Start(
-            BuiltServer.Path, "allowlist", "--port", "0", "--config", await ConfigFileAsync("tcpstore.allowed-networks = [\"127.0.0.0/8\"]"));
+        await using var server = ServerProcess.Start(BuiltServer.Path, "allowlist", "--port", "0", "--transport", transport,
+            "--config", await ConfigFileAsync("tcpstore.allowed-networks = [\"127.0.0.0/8\"]"));
         var port = await server.WaitForReadyAsync(Bound);
 
         await using (var v4 = await RawClient.ConnectAsync(IPAddress.Loopback, port))

@@ -5,24 +5,29 @@ using static TcpStore.TestSupport.Wire;
 
 namespace TcpStore.Akka.Tests.Telemetry;
 
-/// <summary>The instruments are per process, so these tests run alone (no other test's traffic in the numbers).</summary>
+/// <summary>
+/// Tests that read process-wide figures (the instruments, the process's descriptors and threads) run alone, so that no
+/// other test's traffic is in the numbers.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class MetricsCollection
 {
-    public const string Name = "metrics (process-wide instruments)";
+    public const string Name = "process-wide figures (instruments, descriptors, threads)";
 }
 
 /// <summary>The Meter's instruments, read through a <see cref="MetricsCollector"/> (a MeterListener), as a real
 /// server's traffic drives them.</summary>
 [Collection(MetricsCollection.Name)]
-public sealed class MetricsTests
+public abstract class MetricsTests(string transport)
 {
+    private Task<TestStoreServer> StartServerAsync(string extraHocon = "") => TestStoreServer.StartAsync(extraHocon, transport);
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task Operations_are_counted_by_query_type_and_batches_are_timed()
     {
-        await using var server = await TestStoreServer.StartAsync();
+        await using var server = await StartServerAsync();
         using var metrics = new MetricsCollector();
         double Ops(string query) => metrics.Value("tcpstore.operations", Default, ("query", query));
         var (set, get, add) = (Ops("Set"), Ops("Get"), Ops("Add"));
@@ -78,7 +83,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Gauges_follow_what_the_store_holds_and_who_waits()
     {
-        await using var server = await TestStoreServer.StartAsync();
+        await using var server = await StartServerAsync();
         using var metrics = new MetricsCollector();
         var before = Snapshot(metrics);
 
@@ -113,7 +118,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Errors_and_refusals_are_counted_by_reason()
     {
-        await using var server = await TestStoreServer.StartAsync("tcpstore.limits.max-connections = 1");
+        await using var server = await StartServerAsync("tcpstore.limits.max-connections = 1");
         using var metrics = new MetricsCollector();
         double Errors(string reason) => metrics.Value("tcpstore.errors", Default, ("reason", reason));
         double Closed(string reason, string query) =>
@@ -147,7 +152,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task The_accept_rate_gauge_reports_the_last_full_second()
     {
-        await using var server = await TestStoreServer.StartAsync();
+        await using var server = await StartServerAsync();
         using var metrics = new MetricsCollector();
         var clients = new List<RawClient>();
         try
@@ -191,3 +196,11 @@ public sealed class MetricsTests
         return names.ToDictionary(n => n, n => samples.Where(s => s.Name == n).Sum(s => s.Value));
     }
 }
+
+/// <summary><see cref="MetricsTests"/> over the epoll transport.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class MetricsTestsOverEpoll() : MetricsTests("epoll");
+
+/// <summary><see cref="MetricsTests"/> over the .NET sockets transport.</summary>
+[Collection(MetricsCollection.Name)]
+public sealed class MetricsTestsOverSockets() : MetricsTests("sockets");

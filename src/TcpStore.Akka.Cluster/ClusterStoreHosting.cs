@@ -68,9 +68,31 @@ internal sealed class ClusterStoreHosting : IStoreHosting
 
     public Props? Catalog { get; }
 
+    /// <summary>
+    /// Why this node cannot serve named stores, or null. Akka.Cluster.Sharding's coordinator answers nothing after it
+    /// moves (its node lost) until as many nodes of its role have registered as the role's <c>min-nr-of-members</c>
+    /// (or, without a role, the cluster's): with store-size nodes required, a cluster that lost one would never place
+    /// a store again. So the sharding runs on the store role, whose own minimum must stay unset (the cluster-wide key
+    /// keeps every store node from being Up before all have joined).
+    /// </summary>
+    internal static string? NamedStoresRefusal(ActorSystem system, ClusterStoreSettings settings)
+    {
+        if (settings.Role.Length == 0)
+            return $"cluster mode serves named stores on the nodes of a role ({ClusterStoreSettings.ConfigPath}.role, \"tcpstore\" by " +
+                   "default); with every node of the cluster a store node, Akka.Cluster.Sharding's coordinator would wait for " +
+                   "akka.cluster.min-nr-of-members nodes after a node is lost";
+        var roleMinimum = global::Akka.Cluster.Cluster.Get(system).Settings.MinNrOfMembersOfRole.GetValueOrDefault(settings.Role, 1);
+        return roleMinimum > 1
+            ? $"cluster mode serves named stores only without akka.cluster.role.{settings.Role}.min-nr-of-members (it is {roleMinimum}): " +
+              "Akka.Cluster.Sharding's coordinator would wait for that many nodes of the role after a node is lost; set " +
+              "akka.cluster.min-nr-of-members instead (docs/CLUSTER.md, \"Named stores\")"
+            : null;
+    }
+
     public IStoreProvider ProviderFor(string name, TcpStoreSettings settings)
     {
         if (name == TcpStoreManager.DefaultStoreName) return new ClusterStoreProvider(_system, settings);
+        if (NamedStoresRefusal(_system, _settings) is { } refusal) throw new ConfigurationException($"store \"{name}\": {refusal}");
         if (settings.Listener.Port == 0)
             throw new ConfigurationException(
                 $"cluster mode: the named store \"{name}\" needs a port of its own, the same on every node " +

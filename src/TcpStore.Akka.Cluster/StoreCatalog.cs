@@ -229,8 +229,8 @@ internal sealed class StoreCatalog : ReceiveActor, IWithTimers
     private async Task<object> CreateAsync(string name, string incarnation, string settings, List<(Address Address, ActorSelection Catalog)> nodes)
     {
         var timeout = _settings.CatalogTimeout;
-        if (await ReadAsync().ConfigureAwait(false) is var catalog && catalog.ContainsKey(name))
-            return new StoreNotCreated(name, $"a store named \"{name}\" exists");
+        var read = await ReadAsync().ConfigureAwait(false);
+        if (read.ContainsKey(name)) return new StoreNotCreated(name, $"a store named \"{name}\" exists");
 
         var prepare = new Prepare(name, incarnation, settings);
         var answers = await Task.WhenAll(nodes.Select(async node =>
@@ -248,7 +248,7 @@ internal sealed class StoreCatalog : ReceiveActor, IWithTimers
         if (refusals.Count == 0)
         {
             var written = await _replicator.Ask<IUpdateResponse>(Dsl.Update(Key, LWWDictionary<string, string>.Empty, _settings.WriteQuorum,
-                catalog => catalog.SetItem(_cluster, name, incarnation + "\n" + settings)), timeout + timeout).ConfigureAwait(false);
+                catalog => catalog.Merge(read).SetItem(_cluster, name, incarnation + "\n" + settings)), timeout + timeout).ConfigureAwait(false);
             if (written is UpdateSuccess)
             {
                 foreach (var node in nodes) node.Catalog.Tell(new Commit(name, incarnation));
@@ -278,12 +278,12 @@ internal sealed class StoreCatalog : ReceiveActor, IWithTimers
     private async Task<object> RemoveAsync(string name, List<(Address Address, ActorSelection Catalog)> nodes)
     {
         var timeout = _settings.CatalogTimeout;
-        var catalog = await ReadAsync().ConfigureAwait(false);
-        if (!catalog.TryGetValue(name, out var value)) return new StoreNotFound(name);
+        var read = await ReadAsync().ConfigureAwait(false);
+        if (!read.TryGetValue(name, out var value)) return new StoreNotFound(name);
         var incarnation = value[..value.IndexOf('\n', StringComparison.Ordinal)];
 
         var written = await _replicator.Ask<IUpdateResponse>(Dsl.Update(Key, LWWDictionary<string, string>.Empty, _settings.WriteQuorum,
-            current => current.Remove(_cluster, name)), timeout + timeout).ConfigureAwait(false);
+            current => current.Merge(read).Remove(_cluster, name)), timeout + timeout).ConfigureAwait(false);
         if (written is not UpdateSuccess)
             return new StoreNotRemoved(name, $"cluster mode: the catalog could not be written to a quorum of {_settings.Quorum} ({written})");
 
@@ -319,15 +319,19 @@ internal sealed class StoreCatalog : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>The catalog as a quorum has it.</summary>
-    private async Task<IReadOnlyDictionary<string, string>> ReadAsync()
+    /// <summary>
+    /// The catalog as a quorum has it. A change made next merges it first: the replicator repairs its local replica
+    /// with what a read found, but that repair and the next update come from different senders, so the update may run
+    /// on the replica as it was (a removal of an entry it has not seen removes nothing).
+    /// </summary>
+    private async Task<LWWDictionary<string, string>> ReadAsync()
     {
         var timeout = _settings.CatalogTimeout;
         var read = await _replicator.Ask<IGetResponse>(Dsl.Get(Key, _settings.ReadQuorum), timeout + timeout).ConfigureAwait(false);
         return read switch
         {
-            GetSuccess success => success.Get(Key).Entries,
-            NotFound => new Dictionary<string, string>(),
+            GetSuccess success => success.Get(Key),
+            NotFound => LWWDictionary<string, string>.Empty,
             _ => throw new InvalidOperationException($"cluster mode: the catalog of stores could not be read from a quorum of {_settings.Quorum} ({read})"),
         };
     }

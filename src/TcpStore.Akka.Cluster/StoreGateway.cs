@@ -80,7 +80,10 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(_ => { });
         Receive<NodeReplies>(Deliver); // late answers of the singleton that just stopped: they were confirmed
-        Receive<Flush>(_ => { });
+        // A flush queued for the store that just stopped (its batch was dropped): the next store's first batch needs
+        // a flush of its own, so the flag goes down (it stayed up, and that batch waited forever: seen when a node died
+        // under load with the store it had and the next one both on other nodes).
+        Receive<Flush>(_ => _flushScheduled = false);
         ReceiveAny(message => _held.Enqueue((Sender, message)));
     }
 

@@ -14,7 +14,7 @@ internal ref struct PayloadReader(ReadOnlySpan<byte> payload, string manifest)
     private readonly ReadOnlySpan<byte> _payload = payload;
     private int _position;
 
-    public readonly int Remaining => _payload.Length - _position;
+    private readonly int Remaining => _payload.Length - _position;
 
     public byte Byte() => Take(1)[0];
 

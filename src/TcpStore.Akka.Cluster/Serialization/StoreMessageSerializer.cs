@@ -26,7 +26,7 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>W</term><description><see cref="WaitCompleted"/>: empty</description></item>
 /// <item><term>C</term><description><see cref="ConnectionClosed"/>: connection ref</description></item>
 /// <item><term>S</term><description><see cref="GetStats"/>: empty</description></item>
-/// <item><term>s</term><description><see cref="StoreStats"/>: i32 keys, i32 queues, i64 queue items, i64 stored bytes, i32 waiting connections, i32 registrations, then (added with named stores; absent before) a host flag and, if set, the host</description></item>
+/// <item><term>s</term><description><see cref="StoreStats"/>: i32 keys, i32 queues, i64 queue items, i64 stored bytes, i32 waiting connections, i32 registrations, a host flag and, if set, the host</description></item>
 /// <item><term>G</term><description><see cref="GetWaiters"/>: i32 max keys, i32 max connections per key</description></item>
 /// <item><term>g</term><description><see cref="Waiters"/>: i32 total keys, then per key: key, i32 registrations, connection refs</description></item>
 /// <item><term>B</term><description><see cref="GetBarriers"/>: i32 max barriers, i32 max connections per barrier</description></item>
@@ -342,7 +342,7 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             StoreStatsManifest => new StoreStats(
                 reader.Int32(), reader.Int32(), reader.Int64(), reader.Int64(), reader.Int32(), reader.Int32())
             {
-                Host = reader.Remaining > 0 && reader.Bool() ? reader.String() : null,
+                Host = reader.Bool() ? reader.String() : null,
             },
             GetWaitersManifest => new GetWaiters(reader.Int32(), reader.Int32()),
             WaitersManifest => ReadWaiters(ref reader),

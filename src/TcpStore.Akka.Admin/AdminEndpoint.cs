@@ -135,9 +135,18 @@ public sealed class AdminEndpoint : IAsyncDisposable
             }
         });
         app.MapDelete("/stores/{name}", async (string name, HttpContext http) =>
-            !admin.StoreManagement ? managementOff
-            : await stores.RemoveStoreAsync(name, http.RequestAborted) ? Results.NoContent()
-            : Results.NotFound(new { error = $"no store named \"{name}\"" }));
+        {
+            if (!admin.StoreManagement) return managementOff;
+            try
+            {
+                return await stores.RemoveStoreAsync(name, http.RequestAborted) ? Results.NoContent()
+                    : Results.NotFound(new { error = $"no store named \"{name}\"" });
+            }
+            catch (TcpStoreRemoveException e)
+            {
+                return Results.Json(new { name, error = e.Reason }, AdminStatusClient.JsonOptions, statusCode: StatusCodes.Status409Conflict);
+            }
+        });
         app.MapPrometheusScrapingEndpoint("/metrics", meterProvider, configureBranchedPipeline: null, optionsName: null);
         app.MapGet("/healthz", async (HttpContext http) =>
         {
@@ -199,10 +208,10 @@ public sealed class AdminEndpoint : IAsyncDisposable
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>One store as <c>/stores</c> lists it.</summary>
-    private sealed record StoreJson(string Name, string? Address, int Connections, int Keys, int WaitingConnections)
+    private sealed record StoreJson(string Name, string? Address, int Connections, int Keys, int WaitingConnections, string? Host)
     {
         public static StoreJson Of(TcpStoreManager.StoreSummary store) =>
-            new(store.Name, store.Address?.ToString(), store.Connections, store.Keys, store.WaitingConnections);
+            new(store.Name, store.Address?.ToString(), store.Connections, store.Keys, store.WaitingConnections, store.Host);
     }
 
     private static IPAddress ParseAddress(string host) =>

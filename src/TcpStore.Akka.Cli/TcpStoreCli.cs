@@ -416,8 +416,11 @@ public static class TcpStoreCli
                 io.Line(JsonSerializer.Serialize(stores, AdminStatusClient.JsonOptions));
             else
             {
-                io.Line("STORE\tADDRESS\tCONNECTIONS\tKEYS\tWAITING");
-                foreach (var s in stores) io.Line($"{s.Name}\t{s.Address}\t{s.Connections}\t{s.Keys}\t{s.WaitingConnections}");
+                // Cluster mode adds the node that hosts each store; standalone output is as it was.
+                var hosted = stores.Any(s => s.Host is not null);
+                io.Line("STORE\tADDRESS\tCONNECTIONS\tKEYS\tWAITING" + (hosted ? "\tHOST" : ""));
+                foreach (var s in stores)
+                    io.Line($"{s.Name}\t{s.Address}\t{s.Connections}\t{s.Keys}\t{s.WaitingConnections}" + (hosted ? $"\t{s.Host}" : ""));
             }
             return Ok;
         }));

@@ -87,9 +87,9 @@ internal sealed class ClusterStoreProvider : IStoreProvider
             : cluster.Settings.MinNrOfMembers;
         if (minimum < _settings.StoreSize)
             throw new ConfigurationException(
-                $"TcpStore cluster mode needs every store node to join before any is Up: set " +
-                $"{(_settings.Role.Length > 0 ? $"akka.cluster.role.{_settings.Role}.min-nr-of-members" : "akka.cluster.min-nr-of-members")} = " +
-                $"{_settings.StoreSize} ({ClusterStoreSettings.ConfigPath}.store-size; it is {minimum}; docs/CLUSTER.md, \"No split brain\").");
+                $"TcpStore cluster mode needs every store node to join before any is Up: set akka.cluster.min-nr-of-members = " +
+                $"{_settings.StoreSize} ({ClusterStoreSettings.ConfigPath}.store-size; it is {minimum}; docs/CLUSTER.md, \"No split brain\"). " +
+                "The role's own key (akka.cluster.role.<role>.min-nr-of-members) serves the default store too, but not named stores.");
 
         var strategy = system.Settings.Config.GetString("akka.cluster.split-brain-resolver.active-strategy");
         if (strategy != "keep-majority")

@@ -15,6 +15,9 @@ namespace TcpStore.Akka.Cluster;
 /// <param name="FencedRestartDelay">How long a singleton that found a newer epoch waits before it starts again on this node.</param>
 /// <param name="SingletonRemovalMargin">The singleton manager's wait after the old singleton's node was removed.</param>
 /// <param name="Lease">Zero: every reply waits for its own epoch confirmation. Positive: a confirmation vouches for replies for this long (a successor waits it out).</param>
+/// <param name="Rebalance">Named stores: whether Akka's shard allocation may move stores between live nodes to even them out (each move is a takeover).</param>
+/// <param name="CatalogTimeout">Named stores: how long creating or removing one waits for each node and for a quorum.</param>
+/// <param name="CatalogInterval">Named stores: how often each node compares its stores with the replicated catalog.</param>
 public sealed record ClusterStoreSettings(
     string Role,
     int StoreSize,
@@ -26,7 +29,10 @@ public sealed record ClusterStoreSettings(
     int JournalLimit,
     TimeSpan FencedRestartDelay,
     TimeSpan SingletonRemovalMargin,
-    TimeSpan Lease)
+    TimeSpan Lease,
+    bool Rebalance,
+    TimeSpan CatalogTimeout,
+    TimeSpan CatalogInterval)
 {
     public const string ConfigPath = "tcpstore.cluster";
 
@@ -55,7 +61,10 @@ public sealed record ClusterStoreSettings(
             JournalLimit: InRange(tcpstoreCluster, "journal-limit", 1, 10_000_000),
             FencedRestartDelay: Positive(tcpstoreCluster, "fenced-restart-delay"),
             SingletonRemovalMargin: Positive(tcpstoreCluster, "singleton-removal-margin"),
-            Lease: NotNegative(tcpstoreCluster, "lease"));
+            Lease: NotNegative(tcpstoreCluster, "lease"),
+            Rebalance: tcpstoreCluster.GetBoolean("named-stores.rebalance"),
+            CatalogTimeout: Positive(tcpstoreCluster, "named-stores.timeout"),
+            CatalogInterval: Positive(tcpstoreCluster, "named-stores.catalog-interval"));
     }
 
     private static int InRange(Config config, string key, int min, int max)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Akka.DistributedData;
 using TcpStore.Akka.Cluster.Replication;
 
 namespace TcpStore.Akka.Cluster;
@@ -10,17 +11,36 @@ namespace TcpStore.Akka.Cluster;
 /// queues whose key hashes to N. A map entry's id is <c>'k'</c> + the key's bytes as Latin-1 characters (one char per
 /// byte, so any byte sequence maps to exactly one string and back); a queue's is <c>'q'</c> + its name, and its value
 /// all its items, framed.
+/// <para>Every key of a store starts with its prefix: <c>tcpstore</c> for the default store (the cluster singleton),
+/// <c>tcpstore.NAME.INCARNATION</c> for a named store (<see cref="PrefixOf"/>), so that each store is its own
+/// replicated, fenced unit, and a store created again under a removed one's name starts on keys of its own (a deleted
+/// DistributedData key can never be written again).</para>
 /// </summary>
-internal sealed class ReplicaLayout(int buckets)
+internal sealed class ReplicaLayout(int buckets, string prefix = ReplicaLayout.DefaultPrefix)
 {
+    public const string DefaultPrefix = "tcpstore";
+
     private const char EntryPrefix = 'k';
     private const char QueuePrefix = 'q';
 
     public int Buckets { get; } = buckets;
 
-    private readonly StoreBucketKey[] _keys = Enumerable.Range(0, buckets).Select(b => new StoreBucketKey(b)).ToArray();
+    public string Prefix { get; } = prefix;
+
+    private readonly StoreBucketKey[] _keys = Enumerable.Range(0, buckets).Select(b => new StoreBucketKey(b, prefix)).ToArray();
+
+    public StoreEpochKey EpochKey { get; } = prefix == DefaultPrefix ? StoreEpochKey.Instance : new StoreEpochKey(prefix);
+
+    public StoreJournalKey JournalKey { get; } = prefix == DefaultPrefix ? StoreJournalKey.Instance : new StoreJournalKey(prefix);
 
     public StoreBucketKey BucketKey(int bucket) => _keys[bucket];
+
+    /// <summary>Every key of the store, for its removal.</summary>
+    public IEnumerable<IKey<IReplicatedData>> AllKeys =>
+        new IKey<IReplicatedData>[] { EpochKey, JournalKey }.Concat(_keys);
+
+    /// <summary>The key prefix of the named store <paramref name="entityId"/> (<c>NAME.INCARNATION</c>).</summary>
+    public static string PrefixOf(string entityId) => $"{DefaultPrefix}.{entityId}";
 
     /// <summary>The bucket of a replica id (<see cref="EntryId"/>, <see cref="QueueId"/>): that of its key's bytes.</summary>
     public int BucketOfId(string id)

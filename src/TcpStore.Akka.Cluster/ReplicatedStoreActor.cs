@@ -42,6 +42,12 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     /// <summary>Told to the parent just before this singleton stops because another one has taken over.</summary>
     public sealed record Fenced(StoreEpoch Ours, StoreEpoch Current);
 
+    /// <summary>Told to the parent just before this store stops because its keys were deleted (the store was removed).</summary>
+    public sealed record Deleted
+    {
+        public static readonly Deleted Instance = new();
+    }
+
     // The request object of each replicator operation: which step its reply belongs to.
     private sealed record EpochRead;
 
@@ -90,8 +96,9 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     private readonly ReplicaLayout _layout;
     private readonly global::Akka.Cluster.Cluster _cluster;
     private readonly StoreEngine _engine;
-    private readonly StoreGauges _gauges = new();
+    private readonly StoreGauges _gauges;
     private readonly string _owner;
+    private readonly string _what; // how the log names it: the singleton (the default store) or a named store
     private StoreEpoch _epoch = StoreEpoch.None;
     private int _failures;
 
@@ -132,14 +139,22 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(StoreLimits limits, ClusterStoreSettings settings, IActorRef replicator) =>
-        global::Akka.Actor.Props.Create(() => new ReplicatedStoreActor(limits, settings, replicator));
+    /// <param name="limits">What the store may hold.</param>
+    /// <param name="settings">Cluster mode's settings.</param>
+    /// <param name="replicator">The DistributedData replicator of the store nodes.</param>
+    /// <param name="store">A named store's name (its metrics' tag, its log lines); null: the default store, the singleton.</param>
+    /// <param name="keyPrefix">The prefix of the store's replicated keys (<see cref="ReplicaLayout"/>).</param>
+    public static Props Props(StoreLimits limits, ClusterStoreSettings settings, IActorRef replicator, string? store = null,
+        string keyPrefix = ReplicaLayout.DefaultPrefix) =>
+        global::Akka.Actor.Props.Create(() => new ReplicatedStoreActor(limits, settings, replicator, store, keyPrefix));
 
-    public ReplicatedStoreActor(StoreLimits limits, ClusterStoreSettings settings, IActorRef replicator)
+    public ReplicatedStoreActor(StoreLimits limits, ClusterStoreSettings settings, IActorRef replicator, string? store, string keyPrefix)
     {
         _settings = settings;
         _replicator = replicator;
-        _layout = new ReplicaLayout(settings.Buckets);
+        _layout = new ReplicaLayout(settings.Buckets, keyPrefix);
+        _gauges = new StoreGauges(store ?? "default");
+        _what = store is null ? "TcpStore singleton" : $"TcpStore store {store}";
         _cluster = global::Akka.Cluster.Cluster.Get(Context.System);
         _owner = $"{Self.Path.ToStringWithAddress(_cluster.SelfAddress)}#{Self.Path.Uid}";
         _recoveredBuckets = new BucketContent?[settings.Buckets];
@@ -152,7 +167,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     {
         TcpStoreMetrics.Register(_gauges);
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
-        _log.Info("TcpStore singleton starting on {0}: claiming the next epoch from a quorum of {1} of {2} store nodes",
+        _log.Info(_what + " starting on {0}: claiming the next epoch from a quorum of {1} of {2} store nodes",
             _cluster.SelfAddress, _settings.Quorum, _settings.StoreSize);
         Send(new EpochRead());
     }
@@ -162,7 +177,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         _cluster.Unsubscribe(Self);
         TcpStoreMetrics.Unregister(_gauges);
         if (_held.Count > 0)
-            _log.Warning("TcpStore singleton stopped with {0} replies unconfirmed; their connections close", _held.Count);
+            _log.Warning(_what + " stopped with {0} replies unconfirmed; their connections close", _held.Count);
     }
 
     // ---- Replicator operations: each request object says what to send again on a retry ----
@@ -172,14 +187,14 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         switch (request)
         {
             case EpochRead:
-                Read(StoreEpochKey.Instance, request);
+                Read(_layout.EpochKey, request);
                 break;
             case EpochWrite:
                 var epoch = _epoch;
-                _replicator.Tell(Dsl.Update(StoreEpochKey.Instance, StoreEpoch.None, _settings.WriteQuorum, request, current => current.Merge(epoch)));
+                _replicator.Tell(Dsl.Update(_layout.EpochKey, StoreEpoch.None, _settings.WriteQuorum, request, current => current.Merge(epoch)));
                 break;
             case JournalRead:
-                Read(StoreJournalKey.Instance, request);
+                Read(_layout.JournalKey, request);
                 break;
             case BucketRead read:
                 Read(_layout.BucketKey(read.Bucket), request);
@@ -194,7 +209,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
                 WriteJournal(request, write.Content);
                 break;
             case Confirmation:
-                Read(StoreEpochKey.Instance, request);
+                Read(_layout.EpochKey, request);
                 break;
             case Materialization write:
                 WriteBucket(request, write.Bucket, _materializing[write.Bucket]);
@@ -208,7 +223,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         _replicator.Tell(Dsl.Get(key, _settings.ReadQuorum, request));
 
     private void WriteJournal(object request, JournalContent part) =>
-        _replicator.Tell(Dsl.Update(StoreJournalKey.Instance, StoreJournal.Empty, _settings.WriteQuorum, request, journal => journal.Write(part)));
+        _replicator.Tell(Dsl.Update(_layout.JournalKey, StoreJournal.Empty, _settings.WriteQuorum, request, journal => journal.Write(part)));
 
     private void WriteBucket(object request, int bucket, BucketContent part) =>
         _replicator.Tell(Dsl.Update(_layout.BucketKey(bucket), StoreBucket.Empty, _settings.WriteQuorum, request, current => current.Write(part)));
@@ -219,7 +234,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
         if (request is null) throw Unexpected(request);
         _failures++;
         if ((_failures & (_failures - 1)) == 0) // 1, 2, 4, 8, ...: a quorum that stays away is not a log flood
-            _log.Warning("TcpStore singleton: {0} a quorum of {1} of {2} store nodes failed ({3} in a row, {4}); trying again in {5} ms, {6} replies held",
+            _log.Warning(_what + ": {0} a quorum of {1} of {2} store nodes failed ({3} in a row, {4}); trying again in {5} ms, {6} replies held",
                 [what, _settings.Quorum, _settings.StoreSize, _failures, request.GetType().Name, _settings.RetryInterval.TotalMilliseconds, _held.Count]);
         Timers.StartSingleTimer(request, new Retry(request), _settings.RetryInterval);
     }
@@ -232,8 +247,17 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
 
     // ---- Taking over ----
 
+    /// <summary>The store's keys were deleted: it was removed from the cluster (a late request woke it). Nothing to serve.</summary>
+    private void KeysDeleted(DataDeleted deleted)
+    {
+        _log.Info(_what + " on {0}: its replicated state was deleted ({1}); the store was removed, stopping", _cluster.SelfAddress, deleted.Key);
+        Context.Parent.Tell(Deleted.Instance);
+        Context.Stop(Self);
+    }
+
     private void TakingOver()
     {
+        Receive<DataDeleted>(KeysDeleted);
         Receive<GetSuccess>(success => { Succeeded(); Recovered(success.Request, success.Data); });
         Receive<NotFound>(missing => { Succeeded(); Recovered(missing.Request, null); });
         Receive<GetFailure>(failure => Failed(failure.Request, "reading from"));
@@ -280,12 +304,12 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
                     // A predecessor may answer from its state until its lease, taken before our claim, runs out
                     // (measured on its clock: a margin for the clocks' rates), and may write until then too.
                     var wait = _settings.Lease + _settings.Lease / 10 + TimeSpan.FromMilliseconds(50);
-                    _log.Info("TcpStore singleton claimed {0}; reading the state back from a quorum once any predecessor's lease is over ({1} ms)",
+                    _log.Info(_what + " claimed {0}; reading the state back from a quorum once any predecessor's lease is over ({1} ms)",
                         _epoch, wait.TotalMilliseconds);
                     Timers.StartSingleTimer(PredecessorLeaseOver.Instance, PredecessorLeaseOver.Instance, wait);
                     break;
                 }
-                _log.Info("TcpStore singleton claimed {0}; reading the state back from a quorum", _epoch);
+                _log.Info(_what + " claimed {0}; reading the state back from a quorum", _epoch);
                 Send(new JournalRead());
                 break;
             case JournalWriteBack:
@@ -346,7 +370,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
 
         _engine.Load(entries, queues);
         var stats = _engine.Stats();
-        _log.Info("TcpStore singleton read back {0} keys and {1} queues ({2} journal groups over {3} buckets) in {4} ms; " +
+        _log.Info(_what + " read back {0} keys and {1} queues ({2} journal groups over {3} buckets) in {4} ms; " +
                   "writing them back to a quorum in {5}", stats.Keys, stats.Queues, _recoveredJournal.Entries.Count,
             _layout.Buckets, _recovery.ElapsedMilliseconds, _epoch);
         Send(new JournalWriteBack());
@@ -355,7 +379,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     private void Serve()
     {
         var stats = _engine.Stats();
-        _log.Info("TcpStore singleton serving on {0} in {1}: {2} keys and {3} queues on a quorum of {4} of {5} store nodes, taken over in {6} ms",
+        _log.Info(_what + " serving on {0} in {1}: {2} keys and {3} queues on a quorum of {4} of {5} store nodes, taken over in {6} ms",
             [_cluster.SelfAddress, _epoch, stats.Keys, stats.Queues, _settings.Quorum, _settings.StoreSize, _recovery.ElapsedMilliseconds]);
         _journalTruncated = _recoveredJournal.TruncatedThrough;
         _materialized = new Stamp(_epoch.Number, 0); // every bucket now holds the whole state: the carried groups can go
@@ -370,6 +394,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
 
     private void Serving()
     {
+        Receive<DataDeleted>(KeysDeleted);
         Receive<Execute>(m =>
         {
             NoteGateway(m.Connection);
@@ -435,7 +460,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
             else Send(retry.Request);
         });
         Receive<ClusterEvent.MemberRemoved>(removed => ForgetNode(removed.Member.Address));
-        Receive<GetStats>(_ => Sender.Tell(_engine.Stats()));
+        Receive<GetStats>(_ => Sender.Tell(_engine.Stats() with { Host = _cluster.SelfAddress.ToString() }));
         Receive<GetWaiters>(m => Sender.Tell(_engine.ListWaiters(m)));
         Receive<GetBarriers>(m => Sender.Tell(_engine.ListBarriers(m)));
         Receive<ListEntries>(m => Sender.Tell(_engine.ListEntriesPage(m)));
@@ -599,7 +624,7 @@ internal sealed class ReplicatedStoreActor : ReceiveActor, IWithUnboundedStash, 
     /// <summary>Another singleton has claimed a later epoch: answer nothing more (docs/CLUSTER.md, "Fencing").</summary>
     private void Fence(StoreEpoch current)
     {
-        _log.Warning("TcpStore singleton on {0} replaced: a quorum shows {1}, ours is {2}. Stopping; the {3} replies it held " +
+        _log.Warning(_what + " on {0} replaced: a quorum shows {1}, ours is {2}. Stopping; the {3} replies it held " +
                      "are dropped and their connections close", _cluster.SelfAddress, current, _epoch, _held.Count);
         Context.Parent.Tell(new Fenced(_epoch, current));
         Context.Stop(Self);

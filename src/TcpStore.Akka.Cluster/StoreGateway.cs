@@ -47,11 +47,15 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
     /// <param name="proxy">The singleton proxy, asked where the store is.</param>
     /// <param name="settings">Cluster mode's settings (the identify interval).</param>
     /// <param name="readiness">Told each store found (<see cref="ClusterReadiness"/>); none when null.</param>
-    public static Props Props(IActorRef proxy, ClusterStoreSettings settings, IActorRef? readiness = null) =>
-        global::Akka.Actor.Props.Create(() => new StoreGateway(proxy, settings.IdentifyInterval, readiness ?? ActorRefs.Nobody));
+    /// <param name="what">How the log names the store: the singleton (the default store) or a named store.</param>
+    public static Props Props(IActorRef proxy, ClusterStoreSettings settings, IActorRef? readiness = null, string what = "TcpStore singleton") =>
+        global::Akka.Actor.Props.Create(() => new StoreGateway(proxy, settings.IdentifyInterval, readiness ?? ActorRefs.Nobody, what));
 
-    public StoreGateway(IActorRef proxy, TimeSpan identifyInterval, IActorRef readiness)
+    private readonly string _what;
+
+    public StoreGateway(IActorRef proxy, TimeSpan identifyInterval, IActorRef readiness, string what)
     {
+        _what = what;
         _proxy = proxy;
         _identifyInterval = identifyInterval;
         _readiness = readiness;
@@ -76,7 +80,10 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(_ => { });
         Receive<NodeReplies>(Deliver); // late answers of the singleton that just stopped: they were confirmed
-        Receive<Flush>(_ => { });
+        // A flush queued for the store that just stopped (its batch was dropped): the next store's first batch needs
+        // a flush of its own, so the flag goes down (it stayed up, and that batch waited forever: seen when a node died
+        // under load with the store it had and the next one both on other nodes).
+        Receive<Flush>(_ => _flushScheduled = false);
         ReceiveAny(message => _held.Enqueue((Sender, message)));
     }
 
@@ -84,7 +91,7 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
     {
         Timers.Cancel(Identify.Instance);
         Context.Watch(singleton);
-        _log.Info("TcpStore singleton found at {0}; delivering {1} held messages", singleton.Path, _held.Count);
+        _log.Info(_what + " found at {0}; delivering {1} held messages", singleton.Path, _held.Count);
         var remote = !singleton.Path.Address.Equals(Self.Path.Address);
         Become(() => Forwarding(singleton, remote));
         while (_held.TryDequeue(out var held)) Route(singleton, remote, held.Message, held.Sender);
@@ -142,7 +149,7 @@ internal sealed class StoreGateway : ReceiveActor, IWithTimers
             _lost = singleton;
             _outbox.Clear(); // their connections are owed answers: StoreLost closes them
             _outboxBytes = 0;
-            _log.Warning("TcpStore singleton {0} stopped: closing this node's connections that were owed an answer, " +
+            _log.Warning(_what + " {0} stopped: closing this node's connections that were owed an answer, " +
                          "holding requests until the next one is found", singleton.Path);
             Context.Parent.Tell(StoreLost.Instance);
             Become(Searching);

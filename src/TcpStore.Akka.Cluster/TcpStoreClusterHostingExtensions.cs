@@ -40,6 +40,6 @@ public static class TcpStoreClusterHostingExtensions
             .AddHocon(options.ToConfig(), HoconAddMode.Prepend)
             .WithCustomSerializer(StoreMessageSerializer.Name, StoreMessageSerializer.MessageTypes,
                 system => new StoreMessageSerializer(system))
-            .WithTcpStore(options.Store, (system, settings) => new ClusterStoreProvider(system, settings));
+            .WithTcpStore(options.Store, ClusterStoreHosting.CreateAsync);
     }
 }

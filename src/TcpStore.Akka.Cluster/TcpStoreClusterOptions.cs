@@ -20,7 +20,7 @@ public sealed class TcpStoreClusterOptions
 
     /// <summary>
     /// <c>tcpstore.cluster.store-size</c>: how many store nodes the cluster has; quorums are majorities of it. When set,
-    /// the options also write what cluster mode needs of Akka for it: <c>akka.cluster.role.&lt;role&gt;.min-nr-of-members</c>
+    /// the options also write what cluster mode needs of Akka for it: <c>akka.cluster.min-nr-of-members</c>
     /// (every store node joins before any is Up) and <c>akka.cluster.allow-weakly-up-members = off</c>.
     /// </summary>
     public int? StoreSize { get; set; }
@@ -46,9 +46,9 @@ public sealed class TcpStoreClusterOptions
         Write(hocon, "store-size", StoreSize?.ToHocon());
         if (StoreSize is { } storeSize)
         {
-            var role = Role ?? "tcpstore"; // reference.conf's default role
-            hocon.Append(role.Length > 0 ? $"akka.cluster.role.{role.ToHocon()}.min-nr-of-members = " : "akka.cluster.min-nr-of-members = ")
-                .Append(storeSize).Append('\n');
+            // The cluster-wide key, not the role's: Akka.Cluster.Sharding's coordinator (named stores) would wait for
+            // that many nodes of the role each time it moves (docs/CLUSTER.md, "Named stores").
+            hocon.Append("akka.cluster.min-nr-of-members = ").Append(storeSize).Append('\n');
             hocon.Append("akka.cluster.allow-weakly-up-members = off\n");
         }
         Write(hocon, "buckets", Buckets?.ToHocon());

@@ -102,5 +102,5 @@ internal sealed record BucketContent(StoreEpoch Generation, ImmutableSortedDicti
     public override string ToString() => $"{Generation}, {Items.Count} items";
 }
 
-/// <summary>The DistributedData key of bucket <c>N</c>.</summary>
-internal sealed class StoreBucketKey(int bucket) : Key<StoreBucket>($"tcpstore-bucket-{bucket}");
+/// <summary>The DistributedData key of bucket <c>N</c> of the store whose keys start with <paramref name="prefix"/>.</summary>
+internal sealed class StoreBucketKey(int bucket, string prefix = ReplicaLayout.DefaultPrefix) : Key<StoreBucket>($"{prefix}-bucket-{bucket}");

@@ -30,8 +30,9 @@ internal sealed record StoreEpoch(long Number, string Owner) : IReplicatedData<S
     public override string ToString() => $"epoch {Number} ({(Owner.Length == 0 ? "none" : Owner)})";
 }
 
-/// <summary>The DistributedData key of the <see cref="StoreEpoch"/> register.</summary>
-internal sealed class StoreEpochKey() : Key<StoreEpoch>("tcpstore-epoch")
+/// <summary>The DistributedData key of the <see cref="StoreEpoch"/> register of the store whose keys start with <paramref name="prefix"/>.</summary>
+internal sealed class StoreEpochKey(string prefix = ReplicaLayout.DefaultPrefix) : Key<StoreEpoch>($"{prefix}-epoch")
 {
+    /// <summary>The default store's.</summary>
     public static readonly StoreEpochKey Instance = new();
 }

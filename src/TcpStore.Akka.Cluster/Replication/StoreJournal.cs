@@ -108,8 +108,9 @@ internal sealed record JournalContent(StoreEpoch Generation, Stamp TruncatedThro
         $"{Generation}, truncated through {TruncatedThrough}, {Entries.Count} entries{(Entries.Count > 0 ? $" {Entries.Keys.First()}..{Entries.Keys.Last()}" : "")}";
 }
 
-/// <summary>The DistributedData key of the <see cref="StoreJournal"/>.</summary>
-internal sealed class StoreJournalKey() : Key<StoreJournal>("tcpstore-journal")
+/// <summary>The DistributedData key of the <see cref="StoreJournal"/> of the store whose keys start with <paramref name="prefix"/>.</summary>
+internal sealed class StoreJournalKey(string prefix = ReplicaLayout.DefaultPrefix) : Key<StoreJournal>($"{prefix}-journal")
 {
+    /// <summary>The default store's.</summary>
     public static readonly StoreJournalKey Instance = new();
 }

@@ -26,7 +26,7 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>W</term><description><see cref="WaitCompleted"/>: empty</description></item>
 /// <item><term>C</term><description><see cref="ConnectionClosed"/>: connection ref</description></item>
 /// <item><term>S</term><description><see cref="GetStats"/>: empty</description></item>
-/// <item><term>s</term><description><see cref="StoreStats"/>: i32 keys, i32 queues, i64 queue items, i64 stored bytes, i32 waiting connections, i32 registrations</description></item>
+/// <item><term>s</term><description><see cref="StoreStats"/>: i32 keys, i32 queues, i64 queue items, i64 stored bytes, i32 waiting connections, i32 registrations, a host flag and, if set, the host</description></item>
 /// <item><term>G</term><description><see cref="GetWaiters"/>: i32 max keys, i32 max connections per key</description></item>
 /// <item><term>g</term><description><see cref="Waiters"/>: i32 total keys, then per key: key, i32 registrations, connection refs</description></item>
 /// <item><term>B</term><description><see cref="GetBarriers"/>: i32 max barriers, i32 max connections per barrier</description></item>
@@ -42,6 +42,12 @@ namespace TcpStore.Akka.Cluster.Serialization;
 /// <item><term>k</term><description><see cref="BucketDelta"/>: as K</description></item>
 /// <item><term>M</term><description><see cref="NodeRequests"/>: per message: its manifest's byte (X or C), then its payload as a byte array</description></item>
 /// <item><term>R</term><description><see cref="NodeReplies"/>: per delivery: connection ref, its message's manifest byte (D or W), then its payload as a byte array</description></item>
+/// <item><term>F</term><description><see cref="FindStore"/>: entity id, i32 max queue length</description></item>
+/// <item><term>O</term><description><see cref="DropStore"/>: entity id</description></item>
+/// <item><term>o</term><description><see cref="StoreDropped"/>: entity id</description></item>
+/// <item><term>1</term><description><see cref="StoreCatalog.Prepare"/>: name, incarnation, settings</description></item>
+/// <item><term>2</term><description><see cref="StoreCatalog.Prepared"/>: name, incarnation, node, a failure flag and, if set, the failure</description></item>
+/// <item><term>3, 4, 5, 6</term><description><see cref="StoreCatalog.Commit"/>, <see cref="StoreCatalog.Abort"/>, <see cref="StoreCatalog.Withdraw"/>, <see cref="StoreCatalog.Withdrawn"/>: name, incarnation</description></item>
 /// </list>
 /// <para>
 /// A stamp is i64 epoch, i64 sequence. A replica id (<see cref="ReplicaLayout"/>) is written as a byte array of its
@@ -85,6 +91,15 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
     private const string BucketDeltaManifest = "k";
     private const string NodeRequestsManifest = "M";
     private const string NodeRepliesManifest = "R";
+    private const string FindStoreManifest = "F";
+    private const string DropStoreManifest = "O";
+    private const string StoreDroppedManifest = "o";
+    private const string PrepareManifest = "1";
+    private const string PreparedManifest = "2";
+    private const string CommitManifest = "3";
+    private const string AbortManifest = "4";
+    private const string WithdrawManifest = "5";
+    private const string WithdrawnManifest = "6";
 
     /// <summary>The shape byte of <see cref="Reply.WaitPending"/>: VALIDATE's type, which no reply answers.</summary>
     private const QueryType NoWireForm = QueryType.Validate;
@@ -97,6 +112,9 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         typeof(ListEntries), typeof(Entries), typeof(ListQueues), typeof(QueueList),
         typeof(StoreEpoch), typeof(StoreJournal), typeof(JournalDelta), typeof(StoreBucket), typeof(BucketDelta),
         typeof(NodeRequests), typeof(NodeReplies),
+        typeof(FindStore), typeof(DropStore), typeof(StoreDropped),
+        typeof(StoreCatalog.Prepare), typeof(StoreCatalog.Prepared), typeof(StoreCatalog.Commit), typeof(StoreCatalog.Abort),
+        typeof(StoreCatalog.Withdraw), typeof(StoreCatalog.Withdrawn),
     ];
 
     /// <inheritdoc />
@@ -126,6 +144,15 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
         BucketDelta => BucketDeltaManifest,
         NodeRequests => NodeRequestsManifest,
         NodeReplies => NodeRepliesManifest,
+        FindStore => FindStoreManifest,
+        DropStore => DropStoreManifest,
+        StoreDropped => StoreDroppedManifest,
+        StoreCatalog.Prepare => PrepareManifest,
+        StoreCatalog.Prepared => PreparedManifest,
+        StoreCatalog.Commit => CommitManifest,
+        StoreCatalog.Abort => AbortManifest,
+        StoreCatalog.Withdraw => WithdrawManifest,
+        StoreCatalog.Withdrawn => WithdrawnManifest,
         _ => throw Unsupported(o),
     };
 
@@ -162,6 +189,8 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                 writer.Int64(m.StoredBytes);
                 writer.Int32(m.WaitingConnections);
                 writer.Int32(m.WaiterRegistrations);
+                writer.Bool(m.Host is not null);
+                if (m.Host is { } host) writer.String(host);
                 break;
             case GetWaiters m:
                 writer.Int32(m.MaxKeys);
@@ -254,6 +283,44 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
                     writer.Bytes(ToBinary(delivery.Message));
                 }
                 break;
+            case FindStore m:
+                writer.String(m.EntityId);
+                writer.Int32(m.MaxQueueLength);
+                break;
+            case DropStore m:
+                writer.String(m.EntityId);
+                break;
+            case StoreDropped m:
+                writer.String(m.EntityId);
+                break;
+            case StoreCatalog.Prepare m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                writer.String(m.Settings);
+                break;
+            case StoreCatalog.Prepared m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                writer.String(m.Node);
+                writer.Bool(m.Failure is not null);
+                if (m.Failure is { } failure) writer.String(failure);
+                break;
+            case StoreCatalog.Commit m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                break;
+            case StoreCatalog.Abort m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                break;
+            case StoreCatalog.Withdraw m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                break;
+            case StoreCatalog.Withdrawn m:
+                writer.String(m.Name);
+                writer.String(m.Incarnation);
+                break;
             default:
                 throw Unsupported(obj);
         }
@@ -273,7 +340,10 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             ConnectionClosedManifest => new ConnectionClosed(ReadRef(ref reader)),
             GetStatsManifest => GetStats.Instance,
             StoreStatsManifest => new StoreStats(
-                reader.Int32(), reader.Int32(), reader.Int64(), reader.Int64(), reader.Int32(), reader.Int32()),
+                reader.Int32(), reader.Int32(), reader.Int64(), reader.Int64(), reader.Int32(), reader.Int32())
+            {
+                Host = reader.Bool() ? reader.String() : null,
+            },
             GetWaitersManifest => new GetWaiters(reader.Int32(), reader.Int32()),
             WaitersManifest => ReadWaiters(ref reader),
             GetBarriersManifest => new GetBarriers(reader.Int32(), reader.Int32()),
@@ -289,6 +359,15 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             BucketDeltaManifest => new BucketDelta(ReadBucket(ref reader)),
             NodeRequestsManifest => ReadNodeRequests(ref reader),
             NodeRepliesManifest => ReadNodeReplies(ref reader),
+            FindStoreManifest => new FindStore(reader.String(), reader.Int32()),
+            DropStoreManifest => new DropStore(reader.String()),
+            StoreDroppedManifest => new StoreDropped(reader.String()),
+            PrepareManifest => new StoreCatalog.Prepare(reader.String(), reader.String(), reader.String()),
+            PreparedManifest => new StoreCatalog.Prepared(reader.String(), reader.String(), reader.String(), reader.Bool() ? reader.String() : null),
+            CommitManifest => new StoreCatalog.Commit(reader.String(), reader.String()),
+            AbortManifest => new StoreCatalog.Abort(reader.String(), reader.String()),
+            WithdrawManifest => new StoreCatalog.Withdraw(reader.String(), reader.String()),
+            WithdrawnManifest => new StoreCatalog.Withdrawn(reader.String(), reader.String()),
             _ => throw new SerializationException($"Unknown TcpStore message manifest [{manifest}] for serializer {SerializerId}."),
         };
         reader.End();

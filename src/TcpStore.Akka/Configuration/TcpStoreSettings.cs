@@ -56,7 +56,10 @@ public sealed record TcpStoreSettings(
             Store: StoreLimits.Create(config),
             Admin: AdminSettings.Create(config),
             StoreHealthTimeout: SettingsReader.PositiveTime(config, "health.store-timeout"),
-            ClusterEnabled: config.GetBoolean("cluster.enabled"));
+            ClusterEnabled: config.GetBoolean("cluster.enabled"))
+        {
+            Section = config,
+        };
     }
 
     /// <summary>
@@ -65,6 +68,12 @@ public sealed record TcpStoreSettings(
     /// </summary>
     public string? StoreDispatcher =>
         Listener is { Transport: TcpTransport.Epoll, EventLoops.StoreOnLoop: true } ? EventLoops.EventLoopGroup.DispatcherId(0) : null;
+
+    /// <summary>
+    /// The store's whole <c>tcpstore</c> section as it was read (defaults included): what a store provider reads
+    /// beyond the core's settings (cluster mode: <c>cluster.store-incarnation</c>, which replicated keys are the store's).
+    /// </summary>
+    public Config Section { get; init; } = Config.Empty;
 
     /// <summary>One line naming every limit, for the start-up log and the status page.</summary>
     public string DescribeLimits() => $"{Listener.DescribeLimits()}, queue {Store.MaxQueueLength} items";

@@ -48,3 +48,19 @@ public sealed class StandaloneStoreProvider : IStoreProvider
     /// <inheritdoc />
     public IActorRef CreateStore(IActorContext guardian, StoreMetrics metrics) => guardian.ActorOf(_storeProps(metrics), "store");
 }
+
+/// <summary>
+/// How every store of a system is made, for a mode that is more than one <see cref="IStoreProvider"/> per store
+/// (cluster mode's <c>WithTcpStoreCluster</c>): each store's provider, by name, and the catalog that decides which
+/// named stores exist (cluster mode: on every node of the cluster).
+/// </summary>
+public interface IStoreHosting
+{
+    /// <summary>The provider of the store <paramref name="name"/> with <paramref name="settings"/>.</summary>
+    /// <exception cref="global::Akka.Configuration.ConfigurationException">The store cannot run so (the store is not created).</exception>
+    IStoreProvider ProviderFor(string name, TcpStoreSettings settings);
+
+    /// <summary>The <see cref="TcpStoreManager"/>'s child to which requests to create or remove named stores not
+    /// declared in the configuration go (<see cref="TcpStoreManager.CatalogName"/>); null: the manager makes them.</summary>
+    Props? Catalog { get; }
+}

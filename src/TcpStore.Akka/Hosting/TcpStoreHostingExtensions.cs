@@ -38,19 +38,32 @@ public static class TcpStoreHostingExtensions
 
     /// <summary>
     /// Runs a TcpStore server in this actor system, the store named <c>default</c>, whose store comes from
-    /// <paramref name="storeProvider"/> (cluster mode's <c>WithTcpStoreCluster</c> passes its own); null runs the
-    /// standalone <see cref="StoreActor"/>. The options' HOCON goes first, the embedded defaults last, so that any
-    /// HOCON the host adds in between still overrides the defaults. The <see cref="TcpStoreManager"/>, and the default
-    /// store's <see cref="TcpStoreGuardian"/>, store (<see cref="StoreEndpoint"/>) and <see cref="TcpStoreListener"/>,
-    /// are registered in the <see cref="ActorRegistry"/> before the host's start completes, so no lookup after it
-    /// can miss them; a store that cannot bind its port fails the host's start with a
-    /// <see cref="TcpStoreStartException"/>. The health checks (<see cref="TcpStoreHealthChecks"/>) are registered
-    /// with <c>WithHealthCheck</c>. Stores declared under <c>tcpstore.stores</c> start too.
+    /// <paramref name="storeProvider"/>; null runs the standalone <see cref="StoreActor"/>. Named stores run standalone.
+    /// See <see cref="WithTcpStore(AkkaConfigurationBuilder, TcpStoreOptions, Func{ActorSystem, Task{IStoreHosting}})"/>.
     /// </summary>
     public static AkkaConfigurationBuilder WithTcpStore(
         this AkkaConfigurationBuilder builder,
         TcpStoreOptions options,
-        Func<ActorSystem, TcpStoreSettings, IStoreProvider>? storeProvider)
+        Func<ActorSystem, TcpStoreSettings, IStoreProvider>? storeProvider) =>
+        builder.WithTcpStore(options, storeProvider is null
+            ? null
+            : system => Task.FromResult<IStoreHosting>(new DefaultStoreHosting(system, storeProvider)));
+
+    /// <summary>
+    /// Runs a TcpStore server in this actor system, the store named <c>default</c> and those declared under
+    /// <c>tcpstore.stores</c>, every store made as <paramref name="hosting"/> says (cluster mode's
+    /// <c>WithTcpStoreCluster</c> passes its own); null runs them standalone. The options' HOCON goes first, the embedded
+    /// defaults last, so that any HOCON the host adds in between still overrides the defaults. The
+    /// <see cref="TcpStoreManager"/>, and the default store's <see cref="TcpStoreGuardian"/>, store
+    /// (<see cref="StoreEndpoint"/>) and <see cref="TcpStoreListener"/>, are registered in the <see cref="ActorRegistry"/>
+    /// before the host's start completes, so no lookup after it can miss them; a store that cannot bind its port fails
+    /// the host's start with a <see cref="TcpStoreStartException"/>. The health checks (<see cref="TcpStoreHealthChecks"/>)
+    /// are registered with <c>WithHealthCheck</c>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithTcpStore(
+        this AkkaConfigurationBuilder builder,
+        TcpStoreOptions options,
+        Func<ActorSystem, Task<IStoreHosting>>? hosting)
     {
         ArgumentNullException.ThrowIfNull(options);
         var hocon = options.ToConfig();
@@ -59,16 +72,21 @@ public static class TcpStoreHostingExtensions
             .AddHocon(TcpStoreSettings.DefaultConfig(), HoconAddMode.Append)
             .WithActors(async (system, _) =>
             {
-                var provider = storeProvider is null
-                    ? null
-                    : (Func<string, TcpStoreSettings, IStoreProvider>)((name, settings) => name == TcpStoreManager.DefaultStoreName
-                        ? storeProvider(system, settings)
-                        : throw new ConfigurationException(
-                            $"store \"{name}\": named stores run standalone only; cluster mode serves the default store"));
-                await system.StartTcpStoreAsync(TcpStoreManager.DefaultStoreName, storeProvider: provider).ConfigureAwait(false);
+                var made = hosting is null ? null : await hosting(system).ConfigureAwait(false);
+                await system.StartTcpStoreAsync(TcpStoreManager.DefaultStoreName, storeProvider: made is null ? null : made.ProviderFor,
+                    catalog: made?.Catalog).ConfigureAwait(false);
                 await system.StartDeclaredTcpStoresAsync().ConfigureAwait(false);
             })
             .WithTcpStoreHealthChecks();
+    }
+
+    /// <summary>A provider for the default store only: named stores run standalone, as before cluster mode had its own.</summary>
+    private sealed class DefaultStoreHosting(ActorSystem system, Func<ActorSystem, TcpStoreSettings, IStoreProvider> provider) : IStoreHosting
+    {
+        public IStoreProvider ProviderFor(string name, TcpStoreSettings settings) =>
+            name == TcpStoreManager.DefaultStoreName ? provider(system, settings) : new StandaloneStoreProvider(settings.Store);
+
+        public Props? Catalog => null;
     }
 
     /// <summary>
@@ -109,9 +127,9 @@ public static class TcpStoreHostingExtensions
     /// <exception cref="TcpStoreStartException">The store could not be created (a port in use, a bad setting, …).</exception>
     public static async Task<TcpStoreManager.StoreCreated> StartTcpStoreAsync(
         this ActorSystem system, string name = TcpStoreManager.DefaultStoreName, Config? overrides = null,
-        Func<string, TcpStoreSettings, IStoreProvider>? storeProvider = null)
+        Func<string, TcpStoreSettings, IStoreProvider>? storeProvider = null, Props? catalog = null)
     {
-        var manager = EnsureManager(system, storeProvider);
+        var manager = EnsureManager(system, storeProvider, catalog);
         var answer = await manager.Ask(new TcpStoreManager.CreateStore(name, overrides), StartTimeout).ConfigureAwait(false);
         if (answer is not TcpStoreManager.StoreCreated created)
             throw new TcpStoreStartException(name, (answer as TcpStoreManager.StoreNotCreated)?.Reason ?? $"unexpected answer {answer}");
@@ -134,7 +152,7 @@ public static class TcpStoreHostingExtensions
     {
         var tcpstore = system.Settings.Config.GetConfig(TcpStoreSettings.ConfigPath);
         if (tcpstore is null || !tcpstore.HasPath("stores")) return;
-        var manager = EnsureManager(system, null);
+        var manager = EnsureManager(system, null, null);
         foreach (var name in tcpstore.GetConfig("stores").AsEnumerable().Select(e => e.Key.Split('.')[0]).Distinct())
         {
             if (await manager.Ask(new TcpStoreManager.GetStore(name), StartTimeout).ConfigureAwait(false) is TcpStoreManager.StoreInfo)
@@ -144,13 +162,13 @@ public static class TcpStoreHostingExtensions
     }
 
     /// <summary>The system's store manager, created (and registered) by the first start.</summary>
-    private static IActorRef EnsureManager(ActorSystem system, Func<string, TcpStoreSettings, IStoreProvider>? storeProvider)
+    private static IActorRef EnsureManager(ActorSystem system, Func<string, TcpStoreSettings, IStoreProvider>? storeProvider, Props? catalog)
     {
         var registry = ActorRegistry.For(system);
         if (registry.TryGet<TcpStoreManager>(out var manager)) return manager;
         TcpStoreSettings.Create(system); // injects the embedded defaults as the configuration's fallback
         var tcpstore = system.Settings.Config.GetConfig(TcpStoreSettings.ConfigPath);
-        manager = system.ActorOf(TcpStoreManager.Props(tcpstore, storeProvider), ManagerName);
+        manager = system.ActorOf(TcpStoreManager.Props(tcpstore, storeProvider, catalog), ManagerName);
         registry.Register<TcpStoreManager>(manager);
         return manager;
     }
@@ -164,5 +182,16 @@ public sealed class TcpStoreStartException(string store, string reason)
     public string Store { get; } = store;
 
     /// <summary>Why it could not start.</summary>
+    public string Reason { get; } = reason;
+}
+
+/// <summary>A store could not be removed: its name, and why (cluster mode: it is declared in the configuration).</summary>
+public sealed class TcpStoreRemoveException(string store, string reason)
+    : Exception($"TcpStore store \"{store}\" could not be removed: {reason}")
+{
+    /// <summary>The store's name.</summary>
+    public string Store { get; } = store;
+
+    /// <summary>Why it could not be removed.</summary>
     public string Reason { get; } = reason;
 }

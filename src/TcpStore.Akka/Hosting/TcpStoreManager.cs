@@ -24,8 +24,10 @@ public sealed partial class TcpStoreManager : ReceiveActor
 
     /// <summary>Creates a store named <paramref name="Name"/> with its settings from <c>tcpstore.stores.&lt;name&gt;</c>
     /// over <c>tcpstore</c>, and <paramref name="Overrides"/> (a <c>tcpstore</c> section, e.g.
-    /// <c>TcpStoreOptions.ToConfig()</c>) over both. Answered with <see cref="StoreCreated"/> or <see cref="StoreNotCreated"/>.</summary>
-    public sealed record CreateStore(string Name, Config? Overrides = null);
+    /// <c>TcpStoreOptions.ToConfig()</c>) over both. Answered with <see cref="StoreCreated"/> or <see cref="StoreNotCreated"/>.
+    /// In cluster mode a named store not declared in the configuration is created on every node of the cluster (by
+    /// the catalog); <paramref name="Local"/> creates it on this node only (the catalog's own requests).</summary>
+    public sealed record CreateStore(string Name, Config? Overrides = null, bool Local = false);
 
     /// <summary>The store serves on <paramref name="Address"/>.</summary>
     public sealed record StoreCreated(string Name, EndPoint Address, TcpStoreGuardian.Components Components);
@@ -34,12 +36,18 @@ public sealed partial class TcpStoreManager : ReceiveActor
     public sealed record StoreNotCreated(string Name, string Reason);
 
     /// <summary>Removes a store: closes its connections (waiting clients see them drop), frees its port, drops its
-    /// keys. Answered with <see cref="StoreRemoved"/> once all of that is done, or <see cref="StoreNotFound"/>.</summary>
-    public sealed record RemoveStore(string Name);
+    /// keys. Answered with <see cref="StoreRemoved"/> once all of that is done, <see cref="StoreNotFound"/>, or (cluster
+    /// mode) <see cref="StoreNotRemoved"/>. In cluster mode a store created at run time is removed on every node;
+    /// <paramref name="Local"/> removes it from this node only (the catalog's own requests).</summary>
+    public sealed record RemoveStore(string Name, bool Local = false);
 
     public sealed record StoreRemoved(string Name);
 
     public sealed record StoreNotFound(string Name);
+
+    /// <summary>The store was not removed, for <paramref name="Reason"/> (cluster mode: it is declared in the
+    /// configuration of every node, or the cluster could not agree on its removal).</summary>
+    public sealed record StoreNotRemoved(string Name, string Reason);
 
     /// <summary>Ask for every store that serves: answered with <see cref="StoreList"/>, by name, once each store
     /// has answered (a <c>Status.Failure</c> when one does not within <paramref name="Timeout"/>).</summary>
@@ -48,8 +56,9 @@ public sealed partial class TcpStoreManager : ReceiveActor
         public static readonly ListStores Instance = new();
     }
 
-    /// <summary>One store: where it listens, and what it holds now.</summary>
-    public sealed record StoreSummary(string Name, EndPoint? Address, int Connections, int Keys, int WaitingConnections);
+    /// <summary>One store: where it listens, and what it holds now; <paramref name="Host"/>: in cluster mode, the Akka
+    /// address of the node that hosts the store itself (null standalone).</summary>
+    public sealed record StoreSummary(string Name, EndPoint? Address, int Connections, int Keys, int WaitingConnections, string? Host = null);
 
     public sealed record StoreList(IReadOnlyList<StoreSummary> Stores);
 
@@ -63,6 +72,10 @@ public sealed partial class TcpStoreManager : ReceiveActor
     private static partial Regex ValidName();
 
     public static bool IsValidName(string name) => ValidName().IsMatch(name);
+
+    /// <summary>The manager's child that decides which named stores exist across a cluster (cluster mode); no store
+    /// name can take it (a store name starts with a letter or a digit).</summary>
+    public const string CatalogName = "_catalog";
 
     private sealed record StoreBound(string Name, IActorRef Guardian, TcpStoreGuardian.Components Components, TcpStoreListener.Binding Binding);
 
@@ -91,12 +104,15 @@ public sealed partial class TcpStoreManager : ReceiveActor
     private readonly Func<string, TcpStoreSettings, IStoreProvider> _storeProvider;
     private readonly ConnectionBudget _connections;
     private readonly Dictionary<string, Entry> _stores = new(StringComparer.Ordinal);
+    private readonly IActorRef? _catalog;
 
     /// <param name="tcpstore">The system's <c>tcpstore</c> section (defaults included): every store inherits it.</param>
     /// <param name="storeProvider">Where each store (by name and settings) comes from; standalone (a
     /// <see cref="StoreActor"/> of its own) when null.</param>
-    public static Props Props(Config tcpstore, Func<string, TcpStoreSettings, IStoreProvider>? storeProvider = null) =>
-        global::Akka.Actor.Props.Create(() => new TcpStoreManager(tcpstore, storeProvider ?? Standalone));
+    /// <param name="catalog">Cluster mode: the child (<see cref="CatalogName"/>) to which requests to create or remove
+    /// a named store that the configuration does not declare go, so that they happen on every node; null: here.</param>
+    public static Props Props(Config tcpstore, Func<string, TcpStoreSettings, IStoreProvider>? storeProvider = null, Props? catalog = null) =>
+        global::Akka.Actor.Props.Create(() => new TcpStoreManager(tcpstore, storeProvider ?? Standalone, catalog));
 
     /// <summary>The standalone store; cluster mode has its own builder, so a store configured for it refuses here.</summary>
     private static IStoreProvider Standalone(string name, TcpStoreSettings settings) =>
@@ -107,12 +123,13 @@ public sealed partial class TcpStoreManager : ReceiveActor
             : new StandaloneStoreProvider(settings);
 
     /// <summary>Public because Akka creates actors through their public constructors; use <see cref="Props"/>.</summary>
-    public TcpStoreManager(Config tcpstore, Func<string, TcpStoreSettings, IStoreProvider> storeProvider)
+    public TcpStoreManager(Config tcpstore, Func<string, TcpStoreSettings, IStoreProvider> storeProvider, Props? catalog)
     {
         _tcpstore = tcpstore;
         _settings = StoreManagerSettings.Create(tcpstore);
         _storeProvider = storeProvider;
         _connections = new ConnectionBudget(_settings.MaxTotalConnections);
+        if (catalog is not null) _catalog = Context.ActorOf(catalog, CatalogName);
 
         Receive<CreateStore>(Create);
         Receive<StoreBound>(Bound);
@@ -162,6 +179,12 @@ public sealed partial class TcpStoreManager : ReceiveActor
         {
             _log.Warning("Store {0} not created: {1}", name, refusal);
             Sender.Tell(new StoreNotCreated(name, refusal));
+            return;
+        }
+
+        if (ClusterWide(name, create.Local))
+        {
+            _catalog!.Forward(create); // it creates the store here too, through a local request, once every node can
             return;
         }
 
@@ -228,8 +251,25 @@ public sealed partial class TcpStoreManager : ReceiveActor
         Context.Stop(entry.Guardian);
     }
 
+    /// <summary>Cluster mode: a named store the configuration does not declare exists on every node or on none.</summary>
+    private bool ClusterWide(string name, bool local) =>
+        _catalog is not null && !local && name != DefaultStoreName && !_tcpstore.HasPath("stores." + name);
+
     private void Remove(RemoveStore remove)
     {
+        if (_catalog is not null && !remove.Local)
+        {
+            if (ClusterWide(remove.Name, local: false))
+                _catalog.Forward(remove);
+            else if (_stores.ContainsKey(remove.Name))
+                Sender.Tell(new StoreNotRemoved(remove.Name,
+                    $"\"{remove.Name}\" is {(remove.Name == DefaultStoreName ? "the default store" : $"declared in the configuration of every node ({TcpStoreSettings.ConfigPath}.stores.{remove.Name})")}, " +
+                    "which cluster mode serves for as long as the cluster runs"));
+            else
+                Sender.Tell(new StoreNotFound(remove.Name));
+            return;
+        }
+
         if (!_stores.TryGetValue(remove.Name, out var entry))
         {
             Sender.Tell(new StoreNotFound(remove.Name));
@@ -274,7 +314,7 @@ public sealed partial class TcpStoreManager : ReceiveActor
             var stats = store.Components.Store.Ask<StoreProtocol.StoreStats>(StoreProtocol.GetStats.Instance, timeout);
             var held = await stats.ConfigureAwait(false);
             return new StoreSummary(store.Name, store.Address, await connections.ConfigureAwait(false), held.Keys,
-                held.WaitingConnections);
+                held.WaitingConnections, held.Host);
         })).ConfigureAwait(false);
         return new StoreList(summaries.OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
     }

@@ -41,9 +41,15 @@ public sealed class TcpStoreManagerClient(IActorRef manager)
     /// Removes the store <paramref name="name"/>: its connections are closed (waiting clients see them drop), its port
     /// is free and its keys are gone when this returns true; false when there is no such store.
     /// </summary>
+    /// <exception cref="TcpStoreRemoveException">The store was not removed (cluster mode: it is declared in the
+    /// configuration, or the cluster could not agree on its removal).</exception>
     public async Task<bool> RemoveStoreAsync(string name, CancellationToken cancellationToken = default) =>
-        await manager.Ask(new TcpStoreManager.RemoveStore(name), DefaultTimeout, cancellationToken).ConfigureAwait(false)
-            is TcpStoreManager.StoreRemoved;
+        await manager.Ask(new TcpStoreManager.RemoveStore(name), DefaultTimeout, cancellationToken).ConfigureAwait(false) switch
+        {
+            TcpStoreManager.StoreRemoved => true,
+            TcpStoreManager.StoreNotRemoved refused => throw new TcpStoreRemoveException(name, refused.Reason),
+            _ => false,
+        };
 
     /// <summary>Every store that serves, by name: where it listens, its connections, keys and waiting connections.</summary>
     public async Task<IReadOnlyList<TcpStoreManager.StoreSummary>> ListStoresAsync(CancellationToken cancellationToken = default) =>

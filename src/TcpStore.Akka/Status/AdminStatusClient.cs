@@ -5,8 +5,9 @@ using System.Text.Json;
 
 namespace TcpStore.Akka.Status;
 
-/// <summary>One store as the admin endpoint's <c>/stores</c> lists it.</summary>
-public sealed record StoreListing(string Name, string? Address, int Connections, int Keys, int WaitingConnections);
+/// <summary>One store as the admin endpoint's <c>/stores</c> lists it; <paramref name="Host"/>: in cluster mode, the
+/// node that hosts the store itself (its Akka address).</summary>
+public sealed record StoreListing(string Name, string? Address, int Connections, int Keys, int WaitingConnections, string? Host = null);
 
 /// <summary>
 /// Reads <c>/status</c> from a running server's admin endpoint (for the <c>tcpstore status</c> command and scripts),

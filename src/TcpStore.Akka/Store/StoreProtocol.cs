@@ -65,7 +65,11 @@ public static class StoreProtocol
         long QueueItems,
         long StoredBytes,
         int WaitingConnections,
-        int WaiterRegistrations);
+        int WaiterRegistrations)
+    {
+        /// <summary>Cluster mode: the Akka address of the node that hosts the store; null standalone.</summary>
+        public string? Host { get; init; }
+    }
 
     /// <summary>
     /// Ask who waits for what (the status view): answered with <see cref="Waiters"/>, the awaited keys with the most

@@ -121,7 +121,7 @@ public sealed class FailoverCluster : IAsyncDisposable
             roles = ["tcpstore"]
             distributed-data.role = "tcpstore"
             # As in hocon/cluster-local.conf: no store node Up before all have joined, none WeaklyUp (issue 13, hole 7).
-            role.tcpstore.min-nr-of-members = {{storeSize}}
+            min-nr-of-members = {{storeSize}}
             allow-weakly-up-members = off
 
             downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"

@@ -12,7 +12,7 @@ public sealed class ClusterStoreProviderTests
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0, maximum-frame-size = 32MiB }
         akka.cluster.roles = [tcpstore]
         akka.cluster.distributed-data.role = tcpstore
-        akka.cluster.role.tcpstore.min-nr-of-members = 3
+        akka.cluster.min-nr-of-members = 3
         akka.cluster.allow-weakly-up-members = off
         akka.loglevel = WARNING
         """;
@@ -82,18 +82,18 @@ public sealed class ClusterStoreProviderTests
     }
 
     [Theory]
-    [InlineData("akka.cluster.role.tcpstore.min-nr-of-members = 2")]
+    [InlineData("akka.cluster.min-nr-of-members = 2")]
     [InlineData("tcpstore.cluster.store-size = 5")]
     public async Task Cluster_mode_needs_every_store_node_to_join_before_any_is_up(string setting)
     {
         var error = Assert.IsType<ConfigurationException>(await ProviderFor(Cluster + "\n" + setting));
-        Assert.Contains("akka.cluster.role.tcpstore.min-nr-of-members", error.Message);
+        Assert.Contains("akka.cluster.min-nr-of-members", error.Message);
     }
 
     [Fact]
-    public async Task A_global_minimum_of_members_serves_as_well()
+    public async Task A_minimum_of_members_of_the_role_serves_the_default_store_as_before()
     {
         Assert.IsType<ClusterStoreProvider>(await ProviderFor(
-            Cluster + "\nakka.cluster.role.tcpstore.min-nr-of-members = 1\nakka.cluster.min-nr-of-members = 3"));
+            Cluster + "\nakka.cluster.role.tcpstore.min-nr-of-members = 3\nakka.cluster.min-nr-of-members = 1"));
     }
 }

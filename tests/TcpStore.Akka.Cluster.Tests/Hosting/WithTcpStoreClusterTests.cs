@@ -101,6 +101,9 @@ public sealed class WithTcpStoreClusterTests : IAsyncLifetime
             new Entries(0, 0, []), new ListQueues(), new QueueList(0, []), new GetBarriers(), new Barriers(0, []),
             StoreEpoch.None, StoreJournal.Empty, new JournalDelta(JournalContent.Empty), StoreBucket.Empty, new BucketDelta(BucketContent.Empty),
             new NodeRequests([]), new NodeReplies([]),
+            new FindStore("s.0", 1), new DropStore("s.0"), new StoreDropped("s.0"),
+            new StoreCatalog.Prepare("s", "0", ""), new StoreCatalog.Prepared("s", "0", "n", null), new StoreCatalog.Commit("s", "0"),
+            new StoreCatalog.Abort("s", "0"), new StoreCatalog.Withdraw("s", "0"), new StoreCatalog.Withdrawn("s", "0"),
         ];
         Assert.Equal(StoreMessageSerializer.MessageTypes.OrderBy(t => t.Name), messages.Select(m => m.GetType()).OrderBy(t => t.Name));
         foreach (var message in messages)

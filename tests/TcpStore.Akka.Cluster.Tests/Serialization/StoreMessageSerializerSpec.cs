@@ -102,6 +102,17 @@ public sealed class StoreMessageSerializerSpec : global::Akka.TestKit.Xunit2.Tes
         yield return ("GetStats", GetStats.Instance);
         yield return ("StoreStats", new StoreStats(3, 2, 5_000_000_000, long.MaxValue, 1, -1));
         yield return ("StoreStats zero", new StoreStats(0, 0, 0, 0, 0, 0));
+        yield return ("StoreStats with its host", new StoreStats(1, 0, 0, 2, 0, 0) { Host = "akka.tcp://tcpstore@127.0.0.1:4051" });
+        yield return ("FindStore", new FindStore("job-42.0f3a9c", 1_048_576));
+        yield return ("DropStore", new DropStore("job-42.0f3a9c"));
+        yield return ("StoreDropped", new StoreDropped("job-42.0f3a9c"));
+        yield return ("Prepare", new StoreCatalog.Prepare("job-42", "0f3a9c", "port = 29601\nlimits { max-keys-per-request = 10 }"));
+        yield return ("Prepared", new StoreCatalog.Prepared("job-42", "0f3a9c", "akka.tcp://tcpstore@127.0.0.1:4052", null));
+        yield return ("Prepared refused", new StoreCatalog.Prepared("job-42", "0f3a9c", "akka.tcp://tcpstore@127.0.0.1:4052", "it could not bind: in use"));
+        yield return ("Commit", new StoreCatalog.Commit("job-42", "0f3a9c"));
+        yield return ("Abort", new StoreCatalog.Abort("job-42", "0f3a9c"));
+        yield return ("Withdraw", new StoreCatalog.Withdraw("job-42", "0f3a9c"));
+        yield return ("Withdrawn", new StoreCatalog.Withdrawn("job-42", "0f3a9c"));
         yield return ("GetWaiters default", new GetWaiters());
         yield return ("GetWaiters", new GetWaiters(7, int.MaxValue));
         yield return ("Waiters none", new Waiters(0, []));

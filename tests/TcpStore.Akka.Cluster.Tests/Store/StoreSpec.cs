@@ -30,7 +30,8 @@ public abstract class StoreSpec(string extraConfig = "") : global::Akka.TestKit.
     internal static ClusterStoreSettings Settings(int storeSize = 3, int buckets = 64, int journalLimit = 4096, TimeSpan? lease = null) =>
         new(Role: "", StoreSize: storeSize, Buckets: buckets, WriteTimeout: TimeSpan.FromSeconds(3), ReadTimeout: TimeSpan.FromSeconds(3),
             IdentifyInterval: TimeSpan.FromMilliseconds(200), RetryInterval: TimeSpan.FromMilliseconds(50), JournalLimit: journalLimit,
-            FencedRestartDelay: TimeSpan.FromSeconds(5), SingletonRemovalMargin: TimeSpan.FromMilliseconds(100), Lease: lease ?? TimeSpan.Zero);
+            FencedRestartDelay: TimeSpan.FromSeconds(5), SingletonRemovalMargin: TimeSpan.FromMilliseconds(100), Lease: lease ?? TimeSpan.Zero,
+            Rebalance: false, CatalogTimeout: TimeSpan.FromSeconds(3), CatalogInterval: TimeSpan.FromMilliseconds(200));
 
     /// <summary>A store singleton on node <paramref name="node"/> of <paramref name="replicas"/>.</summary>
     internal IActorRef StartStore(ReplicaSet replicas, int node, ClusterStoreSettings? settings = null) =>

@@ -45,15 +45,21 @@ public sealed class LocalCluster : IAsyncDisposable
             .Replace("127.0.0.1:4052", $"127.0.0.1:{ports[1]}", StringComparison.Ordinal)
             .Replace("port = 4051", $"port = {ports[0]}", StringComparison.Ordinal);
 
-    /// <summary>Starts all three at once and waits until each has printed READY (bound its TCP port).</summary>
-    public static async Task<LocalCluster> StartAsync(ITestOutputHelper output)
+    /// <summary>
+    /// Starts all three at once and waits until each has printed READY (bound its TCP port). <paramref name="extraHocon"/>
+    /// goes after hocon/cluster-local.conf; with <paramref name="distinctHosts"/> node i listens on 127.0.0.i
+    /// (<see cref="HostOf"/>), as separate machines would on one address each, so that every node can listen on the same
+    /// port of a named store.
+    /// </summary>
+    public static async Task<LocalCluster> StartAsync(ITestOutputHelper output, string? extraHocon = null, bool distinctHosts = false)
     {
         var directory = Directory.CreateTempSubdirectory("tcpstore-local-").FullName;
         var ports = FailoverCluster.FreeLoopbackPorts(3);
         var config = Path.Combine(directory, "cluster-local.conf");
-        await File.WriteAllTextAsync(config, Hocon(ports));
+        await File.WriteAllTextAsync(config, Hocon(ports) + "\n" + extraHocon);
         var nodes = ports.Select((port, i) => ServerProcess.Start(BuiltServer.Path, $"n{i + 1}", "--config", config,
-            "--cluster-port", port.ToString(), "--port", "0", "--host", "127.0.0.1")).ToList();
+            "--cluster-port", port.ToString(), "--port", "0", "--host", distinctHosts ? HostOf(i) : "127.0.0.1")).ToList();
+        for (var i = 0; i < nodes.Count; i++) nodes[i].Index = i;
         var cluster = new LocalCluster(output, directory, ports, nodes);
         try
         {
@@ -67,6 +73,13 @@ public sealed class LocalCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The address node <paramref name="index"/> listens on when started with distinct hosts: 127.0.0.(index + 1).</summary>
+    public static string HostOf(int index) => $"127.0.0.{index + 1}";
+
+    /// <summary>The admin endpoint of <paramref name="node"/> (its <c>ADMIN &lt;port&gt;</c> line; the configuration must enable it).</summary>
+    public static Uri AdminOf(ServerProcess node) =>
+        new($"http://127.0.0.1:{node.Lines.First(l => l.StartsWith("ADMIN ", StringComparison.Ordinal))[6..]}/");
 
     /// <summary>The node whose log says it serves the store singleton (the first one that said so).</summary>
     public async Task<ServerProcess> WaitForSingletonAsync(TimeSpan timeout)

@@ -159,7 +159,7 @@ public sealed partial class JepsenCluster : IAsyncDisposable
         # The store's size is the number of nodes of the run (cluster-local.conf is written for three): quorums are
         # majorities of it, and no node is Up before all have joined.
         tcpstore.cluster.store-size = {{nodes}}
-        akka.cluster.role.tcpstore.min-nr-of-members = {{nodes}}
+        akka.cluster.min-nr-of-members = {{nodes}}
         """;
 
     /// <summary>Starts (or restarts) node <paramref name="index"/> in its namespace; a running process is killed first.</summary>

@@ -84,7 +84,7 @@ public static class TcpStoreHostingExtensions
     private sealed class DefaultStoreHosting(ActorSystem system, Func<ActorSystem, TcpStoreSettings, IStoreProvider> provider) : IStoreHosting
     {
         public IStoreProvider ProviderFor(string name, TcpStoreSettings settings) =>
-            name == TcpStoreManager.DefaultStoreName ? provider(system, settings) : new StandaloneStoreProvider(settings.Store);
+            name == TcpStoreManager.DefaultStoreName ? provider(system, settings) : new StandaloneStoreProvider(settings);
 
         public Props? Catalog => null;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
@@ -94,6 +95,11 @@ internal sealed class StoreEntity : ReceiveActor, IWithTimers
         public static readonly RetryDelete Instance = new();
     }
 
+    private sealed record StartAgain
+    {
+        public static readonly StartAgain Instance = new();
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _entityId;
     private readonly string _name;
@@ -102,6 +108,7 @@ internal sealed class StoreEntity : ReceiveActor, IWithTimers
     private readonly ReplicaLayout _layout;
     private IActorRef? _current;
     private int _incarnation;
+    private long _startedAt; // Stopwatch timestamp of the last start
     private int? _maxQueueLength;
     private bool _finished;  // fenced, or its keys deleted: not started again by this entity
     private bool _dropping;
@@ -161,9 +168,13 @@ internal sealed class StoreEntity : ReceiveActor, IWithTimers
             }
             else
             {
-                _log.Warning("TcpStore store {0}: {1} stopped; starting a new one, which takes the state over from a quorum",
-                    _name, terminated.ActorRef.Path.Name);
-                Start();
+                // At most one start per retry-interval: a store that fails as it takes over (a broken replica) would
+                // otherwise be replaced thousands of times a second, each with an error in the log.
+                var wait = _settings.RetryInterval - Stopwatch.GetElapsedTime(_startedAt);
+                _log.Warning("TcpStore store {0}: {1} stopped; starting a new one in {2} ms, which takes the state over from a quorum",
+                    _name, terminated.ActorRef.Path.Name, Math.Max(0, (int)wait.TotalMilliseconds));
+                if (wait <= TimeSpan.Zero) Start();
+                else Timers.StartSingleTimer(StartAgain.Instance, StartAgain.Instance, wait);
             }
         });
         Receive<DeleteSuccess>(deleted => Deleted(deleted.Key.Id));
@@ -174,6 +185,10 @@ internal sealed class StoreEntity : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(RetryDelete.Instance, RetryDelete.Instance, _settings.RetryInterval);
         });
         Receive<RetryDelete>(_ => SendDeletes());
+        Receive<StartAgain>(_ =>
+        {
+            if (!_dropping && !_finished) Start();
+        });
         Receive<HandOff>(_ => Context.Stop(Self));
         ReceiveAny(message => _current?.Forward(message));
     }
@@ -184,6 +199,8 @@ internal sealed class StoreEntity : ReceiveActor, IWithTimers
     private void Start()
     {
         if (_current is not null || _maxQueueLength is not { } maxQueueLength) return;
+        Timers.Cancel(StartAgain.Instance); // a probe came first
+        _startedAt = Stopwatch.GetTimestamp();
         _current = Context.ActorOf(
             ReplicatedStoreActor.Props(new StoreLimits(maxQueueLength), _settings, _replicator, _name, _layout.Prefix),
             $"store-{++_incarnation}");

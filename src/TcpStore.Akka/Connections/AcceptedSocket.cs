@@ -14,9 +14,24 @@ namespace TcpStore.Akka.Connections;
 /// </summary>
 internal abstract class AcceptedConnection(EndPoint peer) : Attributes.IAttribute
 {
+    private const int Unclaimed = 0, Claimed = 1, Closed = 2;
+    private int _state;
+
     public EndPoint Peer { get; } = peer;
 
-    /// <summary>Closes the socket of a connection whose stream never started.</summary>
+    /// <summary>
+    /// A host takes the connection to start its stream, which owns the socket from then on; false when it was closed
+    /// unclaimed first (the listener stopped, or its message was a dead letter).
+    /// </summary>
+    public bool TryClaim() => Interlocked.CompareExchange(ref _state, Claimed, Unclaimed) == Unclaimed;
+
+    /// <summary>Closes the socket unless a host claimed it: safe to call from any thread, any number of times.</summary>
+    public void CloseUnclaimed()
+    {
+        if (Interlocked.CompareExchange(ref _state, Closed, Unclaimed) == Unclaimed) Close();
+    }
+
+    /// <summary>Closes the socket; only its owner calls it (a host whose stream could not start).</summary>
     public abstract void Close();
 
     /// <summary>The accepted connection a stage is being materialized for.</summary>

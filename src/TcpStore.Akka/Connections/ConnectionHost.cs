@@ -25,17 +25,21 @@ internal sealed class ConnectionHost : GraphStage<SinkShape<AcceptedConnection>>
     private readonly IGraph<ClosedShape, NotUsed> _connection;
     private readonly Action<Exception> _notStarted;
     private readonly Action<IActorRef>? _started;
+    private readonly UnclaimedConnections _unclaimed;
 
     /// <param name="connection">The fused connection blueprint; its stages read their socket from <see cref="AcceptedConnection"/>.</param>
     /// <param name="notStarted">Called (on the host's thread) for a connection whose stream could not start; the socket is closed.</param>
     /// <param name="started">When given, called (on the host's thread) with the host's stage actor, which takes
     /// <see cref="AcceptedConnection"/> messages as the inlet takes elements.</param>
+    /// <param name="unclaimed">The listener's connections that no host claimed yet; a host claims each before it
+    /// starts it, and skips one the listener closed first.</param>
     public ConnectionHost(IGraph<ClosedShape, NotUsed> connection, Action<Exception> notStarted,
-        Action<IActorRef>? started = null)
+        Action<IActorRef>? started = null, UnclaimedConnections? unclaimed = null)
     {
         _connection = connection;
         _notStarted = notStarted;
         _started = started;
+        _unclaimed = unclaimed ?? new UnclaimedConnections();
         Shape = new SinkShape<AcceptedConnection>(In);
     }
 
@@ -77,6 +81,7 @@ internal sealed class ConnectionHost : GraphStage<SinkShape<AcceptedConnection>>
 
         private void Start(AcceptedConnection accepted)
         {
+            if (!_stage._unclaimed.Claim(accepted)) return; // closed by the listener's stop
             try
             {
                 SubFusingMaterializer.Materialize(_stage._connection, new Attributes(accepted));

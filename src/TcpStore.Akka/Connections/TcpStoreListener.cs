@@ -23,12 +23,12 @@ namespace TcpStore.Akka.Connections;
 /// <remarks>
 /// Two transports (<c>tcpstore.tcp.transport</c>). <b>sockets</b>: a <see cref="SocketAcceptor"/> stream accepts on a
 /// thread of its own, the socket stage is <see cref="SocketConnection"/>, and the hosts run on the default dispatcher
-/// (one per core). <b>epoll</b>: the listener runs on event loop 0 and accepts there (<see cref="EpollAcceptor"/>,
-/// <c>accept4</c> in batches when the loop reports the listening socket readable), the socket stage is
-/// <see cref="EpollConnection"/>, and each loop runs one host on its dispatcher, so a connection's stream runs on
-/// the thread that polls its socket.
+/// (one per core). <b>epoll</b>: the listener runs on event loop 0, the socket stage is <see cref="EpollConnection"/>,
+/// and each loop runs one host on its dispatcher, so a connection's stream runs on the thread that polls its socket.
+/// Both accept on a thread of their own (<see cref="SocketAcceptor"/>): a loop busy starting a storm's connections
+/// would leave the kernel's accept queue full, and every SYN dropped then costs its client a second.
 /// </remarks>
-public sealed class TcpStoreListener : ReceiveActor, IWithTimers
+public sealed class TcpStoreListener : ReceiveActor
 {
     /// <summary>
     /// The listener's props; with the epoll transport it runs on event loop 0, whose dispatcher must be known by
@@ -72,7 +72,6 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public ITimerScheduler Timers { get; set; } = null!;
     private readonly ListenerSettings _settings;
     private readonly IActorRef _store;
     private readonly ConnectionBudget _budget;
@@ -83,7 +82,7 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
     private readonly List<Channel<AcceptedConnection>> _hosts = [];
     private IActorRef?[] _loopHosts = [];
     private int _loopHostsStarted;
-    private EpollAcceptor? _acceptor;
+    private readonly UnclaimedConnections _unclaimed = new();
     private int _nextHost;
     private Socket? _listenSocket;
     private int _openConnections;
@@ -143,14 +142,18 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
             // once the listener stops, by PostStop.
             var sockets = Channel.CreateUnbounded<AcceptedConnection>(new UnboundedChannelOptions { SingleWriter = true });
             ChannelSource.FromReader(sockets.Reader)
-                .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e))))
+                .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e)), unclaimed: _unclaimed))
                 .Run(_materializer);
             _hosts.Add(sockets);
         }
 
+        StartAccepting(listenSocket);
+    }
+
+    /// <summary>Accepts on a thread of its own; each accepted socket comes to this actor as a message.</summary>
+    private void StartAccepting(Socket listenSocket) =>
         SocketAcceptor.Accept(listenSocket).RunWith(
             Sink.ActorRef<Socket>(Self, AcceptorEnded.Instance, ex => new AcceptorFailed(ex)), _materializer);
-    }
 
     /// <summary>
     /// The epoll transport: one host per event loop, on that loop's dispatcher, told of its connections by this
@@ -165,28 +168,23 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
             var index = i;
             Source.Never<AcceptedConnection>()
                 .To(new ConnectionHost(_connection, e => self.Tell(new ConnectionNotStarted(e)),
-                    host => self.Tell(new LoopHostStarted(index, host))))
+                    host => self.Tell(new LoopHostStarted(index, host)), _unclaimed))
                 .WithAttributes(ActorAttributes.CreateDispatcher(EventLoopGroup.DispatcherId(i)))
                 .Run(_materializer);
         }
-
-        _acceptor = new EpollAcceptor(_listenSocket!, () => self.Tell(AcceptReady.Instance));
     }
 
     protected override void PostStop()
     {
         _metrics.Closed(_openConnections);
         _budget.Return(_openConnections);
-        foreach (var host in _hosts)
-        {
-            // Sockets no host took yet would stay open: nothing else knows them.
-            host.Writer.TryComplete();
-            while (host.Reader.TryRead(out var queued)) queued.Close();
-        }
+        foreach (var host in _hosts) host.Writer.TryComplete();
+        // Connections no host claimed (queued in a channel, or in a stage actor's messages, which a stopping stream
+        // drops) would stay open: nothing else knows them.
+        _unclaimed.CloseAll();
 
         if (_listenSocket is null) return;
         _log.Info("TcpStore listener on {0} stopped", _listenSocket.LocalEndPoint);
-        _acceptor?.Dispose();
         _listenSocket.Dispose(); // unbinds; the acceptor stage completes
     }
 
@@ -228,9 +226,8 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
         Receive<LoopHostStarted>(started =>
         {
             _loopHosts[started.Index] = started.Host;
-            if (++_loopHostsStarted == _loopHosts.Length) _acceptor!.Start();
+            if (++_loopHostsStarted == _loopHosts.Length) StartAccepting(_listenSocket!);
         });
-        Receive<AcceptReady>(_ => AcceptFromLoop());
         Receive<ConnectionOpened>(opened => _peers[opened.Connection] = opened.Peer);
         Receive<ConnectionNotStarted>(failed =>
         {
@@ -300,55 +297,33 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
         // Materializing takes far longer than accounting for it, so a host does it, not this actor; the hosts take
         // turns, so a burst of connections that send nothing (a scan, storeload abuse probe 14) is spread over all
         // of them and the next client still starts at once.
-        _hosts[_nextHost].Writer.TryWrite(new AcceptedSocket(socket, peer!));
-        _nextHost = (_nextHost + 1) % _hosts.Count;
+        if (_settings.Transport == TcpTransport.Epoll)
+        {
+            var accepted = new AcceptedDescriptor(Detach(socket), peer!);
+            _unclaimed.Add(accepted);
+            _loopHosts[_nextHost]!.Tell(accepted, ActorRefs.NoSender);
+            _nextHost = (_nextHost + 1) % _loopHosts.Length;
+        }
+        else
+        {
+            var accepted = new AcceptedSocket(socket, peer!);
+            _unclaimed.Add(accepted);
+            _hosts[_nextHost].Writer.TryWrite(accepted);
+            _nextHost = (_nextHost + 1) % _hosts.Count;
+        }
     }
 
     /// <summary>
-    /// Connections accepted per turn of this actor. Accepting is cheap (the hosts materialize later, in their own
-    /// turns), and a kernel accept queue that overflows costs a client a second (its SYN is dropped and retried):
-    /// with 64 per turn a burst of 5,000 connects overflowed net.core.somaxconn (4,096 here) and the barrier of
-    /// 5,000 took 1.2 s against libuv's 0.24 s, which, like this, drains the queue at once.
+    /// The descriptor of an accepted socket, taken out of it for the epoll transport: non-blocking, and owned by the
+    /// caller from now on (the socket object will neither use nor close it).
     /// </summary>
-    private const int AcceptBatch = 4096;
-
-    /// <summary>Out of descriptors or buffers is passing: accepting stops for a moment, the listener stays.</summary>
-    private static readonly TimeSpan AcceptRetryAfter = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>
-    /// The epoll transport: takes up to a batch of connections from the kernel's queue and tells each loop's host of
-    /// its share. A batch that did not empty the queue asks for the next one (edge-triggered: the loop would not
-    /// report the connections already queued again).
-    /// </summary>
-    private void AcceptFromLoop()
+    private static int Detach(Socket socket)
     {
-        if (_acceptor is null) return;
-        for (var i = 0; i < AcceptBatch; i++)
-        {
-            switch (_acceptor.TryAccept(out var fd, out var peer, out var errno))
-            {
-                case EpollAcceptor.Outcome.Accepted:
-                    if (!Admit(peer, () => LinuxNative.Close(fd))) continue;
-                    Opened();
-                    _loopHosts[_nextHost]!.Tell(new AcceptedDescriptor(fd, peer!), ActorRefs.NoSender);
-                    _nextHost = (_nextHost + 1) % _loopHosts.Length;
-                    continue;
-                case EpollAcceptor.Outcome.Skipped:
-                    continue;
-                case EpollAcceptor.Outcome.Drained:
-                    return;
-                case EpollAcceptor.Outcome.OutOfResources:
-                    _log.Warning("Accepting a connection failed (errno {0}); retrying in {1} ms", errno,
-                        AcceptRetryAfter.TotalMilliseconds);
-                    Timers.StartSingleTimer(AcceptReady.Instance, AcceptReady.Instance, AcceptRetryAfter);
-                    return;
-                case EpollAcceptor.Outcome.Closed:
-                    _log.Info("TcpStore stopped accepting connections (errno {0})", errno);
-                    return;
-            }
-        }
-
-        Self.Tell(AcceptReady.Instance);
+        socket.Blocking = false;
+        var fd = (int)socket.Handle;
+        socket.SafeHandle.SetHandleAsInvalid();
+        GC.SuppressFinalize(socket);
+        return fd;
     }
 
     /// <summary>
@@ -402,12 +377,6 @@ public sealed class TcpStoreListener : ReceiveActor, IWithTimers
 
     /// <summary>A host could not start a connection's stream (the socket is closed).</summary>
     private sealed record ConnectionNotStarted(Exception Cause);
-
-    /// <summary>The listening socket may have connections waiting (epoll transport).</summary>
-    private sealed record AcceptReady
-    {
-        public static readonly AcceptReady Instance = new();
-    }
 
     /// <summary>Event loop <paramref name="Index"/>'s host runs; <paramref name="Host"/> takes its connections.</summary>
     private sealed record LoopHostStarted(int Index, IActorRef Host);

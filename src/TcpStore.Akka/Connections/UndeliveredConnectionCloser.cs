@@ -34,7 +34,7 @@ internal sealed class UndeliveredConnectionCloser : IExtension
             switch (message)
             {
                 case DeadLetter { Message: AcceptedConnection accepted }:
-                    accepted.Close();
+                    accepted.CloseUnclaimed();
                     break;
                 case DeadLetter { Message: Socket socket }:
                     socket.Dispose();

@@ -111,7 +111,10 @@ public abstract class AdminEndpointTests(string transport)
         var created = await client.CreateStoreAsync(admin.Endpoint.BaseAddress, "job-7");
         var port = int.Parse(created[(created.LastIndexOf(':') + 1)..]);
         await using (var rank = await RawClient.ConnectAsync(port))
+        {
             await rank.SendAsync(Set("job/7/addr", "node-3"), Ping(1));
+            Assert.Equal(1u, await rank.ReadUInt32Async()); // the SET is done (the status below raced it)
+        }
 
         var stores = await client.ListStoresAsync(admin.Endpoint.BaseAddress);
         Assert.Equal(["default", "job-7"], stores.Select(s => s.Name));

@@ -124,6 +124,33 @@ public sealed class ConnectionHostSpec : global::Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task A_connection_the_listener_closed_unclaimed_is_never_started_and_a_started_one_is_left_to_its_stream()
+    {
+        var unclaimed = new UnclaimedConnections();
+        var hostRefs = CreateTestProbe("host-refs");
+        this.SourceProbe<AcceptedConnection>()
+            .To(new ConnectionHost(_blueprint, e => _connections.Ref.Tell(new NotStarted(e)), hostRefs.Ref.Tell, unclaimed))
+            .Run(_materializer);
+        var feed = await hostRefs.ExpectMsgAsync<IActorRef>();
+
+        // Closed by the listener's stop before the host got to it: skipped, its socket closed once.
+        var closedFirst = Accepted(40001);
+        unclaimed.Add(closedFirst);
+        unclaimed.CloseAll();
+        feed.Tell(closedFirst);
+        await _connections.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        Assert.Throws<ObjectDisposedException>(() => closedFirst.Socket.Available);
+
+        // Claimed and started: the listener's stop leaves it to its stream.
+        var started = Accepted(40002);
+        unclaimed.Add(started);
+        feed.Tell(started);
+        await ExpectStartedAsync(started);
+        unclaimed.CloseAll();
+        _ = started.Socket.Available; // still open
+    }
+
+    [Fact]
     public async Task A_blueprint_that_throws_on_materialization_closes_that_socket_reports_it_and_the_host_goes_on()
     {
         var sockets = RunHost();

@@ -94,20 +94,15 @@ public sealed class EventLoopTests : IDisposable
     [Fact]
     public async Task A_registered_socket_reports_readiness_on_the_loop_thread()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        using var server = await listener.AcceptAsync();
-        var fd = (int)server.Handle;
+        using var pair = await ConnectedPairAsync();
+        var fd = (int)pair.Server.Handle;
 
         var reported = new ReadinessRecorder(_loop);
         var registration = await OnLoop(() => _loop.Register(fd, LinuxNative.EpollIn | LinuxNative.EpollEt, reported))
             .WaitAsync(Timeout);
         Assert.Equal(1, await OnLoop(() => _loop.Registrations).WaitAsync(Timeout));
 
-        await client.SendAsync(new byte[] { 1 });
+        await pair.Client.SendAsync(new byte[] { 1 });
         var (events, onLoop) = await reported.Next.WaitAsync(Timeout);
         Assert.True((events & LinuxNative.EpollIn) != 0);
         Assert.True(onLoop);
@@ -123,13 +118,8 @@ public sealed class EventLoopTests : IDisposable
     [Fact]
     public async Task A_long_chain_of_work_lets_the_loop_poll_its_sockets_between_turns()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        using var server = await listener.AcceptAsync();
-        var fd = (int)server.Handle;
+        using var pair = await ConnectedPairAsync();
+        var fd = (int)pair.Server.Handle;
         var reported = new ReadinessRecorder(_loop);
         await OnLoop(() => _loop.Register(fd, LinuxNative.EpollIn | LinuxNative.EpollEt, reported)).WaitAsync(Timeout);
 
@@ -150,7 +140,7 @@ public sealed class EventLoopTests : IDisposable
 
         _loop.Execute(new ActionRunnable(Step));
         await started.Task.WaitAsync(Timeout); // the chain runs: the bytes below arrive in the middle of it
-        await client.SendAsync(new byte[] { 1 });
+        await pair.Client.SendAsync(new byte[] { 1 });
         await reported.Next.WaitAsync(Timeout);
         var ranWhenReported = Volatile.Read(ref ran);
         await done.Task.WaitAsync(Timeout);
@@ -180,6 +170,26 @@ public sealed class EventLoopTests : IDisposable
         _loop.Dispose();
         await ran.Task.WaitAsync(Timeout);
         Assert.False(_loop.IsRunning);
+    }
+
+    /// <summary>A connected pair of loopback sockets: the client, and the server's end to register.</summary>
+    private static async Task<SocketPair> ConnectedPairAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        return new SocketPair(client, await listener.AcceptAsync());
+    }
+
+    private sealed record SocketPair(Socket Client, Socket Server) : IDisposable
+    {
+        public void Dispose()
+        {
+            Client.Dispose();
+            Server.Dispose();
+        }
     }
 
     private sealed class ReadinessRecorder(EventLoop loop) : IReadinessHandler

@@ -54,8 +54,8 @@ internal sealed class AcceptedSocket(Socket socket, EndPoint peer) : AcceptedCon
 }
 
 /// <summary>
-/// A connection accepted by the epoll transport: a non-blocking socket descriptor from <c>accept4</c>, owned by the
-/// stage materialized for it, which registers it with the event loop it runs on.
+/// A connection accepted for the epoll transport: a non-blocking descriptor taken out of an accepted socket, owned
+/// by the stage materialized for it, which registers it with the event loop it runs on.
 /// </summary>
 internal sealed class AcceptedDescriptor(int fd, EndPoint peer) : AcceptedConnection(peer)
 {

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
@@ -34,26 +33,16 @@ internal static unsafe partial class LinuxNative
     public const int EfdCloExec = 0x80000;       // EFD_CLOEXEC
     public const int EfdNonBlock = 0x800;        // EFD_NONBLOCK
 
-    public const int SockNonBlock = 0x800;       // SOCK_NONBLOCK
-    public const int SockCloExec = 0x80000;      // SOCK_CLOEXEC
-
     public const int MsgNoSignal = 0x4000;       // MSG_NOSIGNAL: a peer that went away is EPIPE, never SIGPIPE
 
     public const int Eintr = 4;
     public const int Eagain = 11;                // also EWOULDBLOCK
-    public const int Enomem = 12;
-    public const int Enfile = 23;
-    public const int Emfile = 24;
     public const int Epipe = 32;
-    public const int Eproto = 71;
     public const int Econnaborted = 103;
     public const int Econnreset = 104;
-    public const int Enobufs = 105;
 
     public const int ShutWr = 1;
 
-    private const ushort AfInet = 2;
-    private const ushort AfInet6 = 10;
 
     /// <summary>
     /// <c>struct epoll_event</c> as the kernel reads it on x86-64: packed, 12 bytes. arm64 (and every other 64-bit
@@ -100,9 +89,6 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(LibC, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
-    [LibraryImport(LibC, EntryPoint = "accept4", SetLastError = true)]
-    public static partial int Accept4(int fd, void* address, uint* addressLength, int flags);
-
     [LibraryImport(LibC, EntryPoint = "recv", SetLastError = true)]
     public static partial nint Recv(int fd, void* buffer, nint length, int flags);
 
@@ -142,27 +128,6 @@ internal static unsafe partial class LinuxNative
 
         var aligned = ((EpollEventAligned*)events)[index];
         return (aligned.Events, aligned.Data);
-    }
-
-    /// <summary>
-    /// The peer address an <c>accept4</c> wrote into a <c>sockaddr_storage</c>, as .NET's <see cref="Socket"/>
-    /// reports it (an IPv4 client of a dual-stack socket is an IPv4-mapped IPv6 address).
-    /// </summary>
-    public static EndPoint? ToEndPoint(byte* address, uint length)
-    {
-        var family = *(ushort*)address;
-        // sockaddr_in and sockaddr_in6 keep the port in network byte order at offset 2.
-        var port = address[2] << 8 | address[3];
-        switch (family)
-        {
-            case AfInet when length >= 8:
-                return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(address + 4, 4)), port);
-            case AfInet6 when length >= 28:
-                var scope = *(uint*)(address + 24);
-                return new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(address + 8, 16), scope), port);
-            default:
-                return null;
-        }
     }
 
     /// <summary>The .NET name of an errno a socket call failed with.</summary>

@@ -42,19 +42,26 @@ internal sealed class StoreCatalog : ReceiveActor, IWithTimers
     /// <summary>Where a store's incarnation goes in its settings (<see cref="TcpStoreSettings.Section"/>).</summary>
     public const string IncarnationPath = "cluster.store-incarnation";
 
-    // Between the catalogs of the nodes.
-    public sealed record Prepare(string Name, string Incarnation, string Settings);
+    /// <summary>A step between the catalogs of the nodes: each names the store incarnation it is about.</summary>
+    public interface IStep
+    {
+        string Name { get; }
+
+        string Incarnation { get; }
+    }
+
+    public sealed record Prepare(string Name, string Incarnation, string Settings) : IStep;
 
     /// <summary>A node's answer to <see cref="Prepare"/>: <paramref name="Failure"/> null when it serves the store.</summary>
-    public sealed record Prepared(string Name, string Incarnation, string Node, string? Failure);
+    public sealed record Prepared(string Name, string Incarnation, string Node, string? Failure) : IStep;
 
-    public sealed record Commit(string Name, string Incarnation);
+    public sealed record Commit(string Name, string Incarnation) : IStep;
 
-    public sealed record Abort(string Name, string Incarnation);
+    public sealed record Abort(string Name, string Incarnation) : IStep;
 
-    public sealed record Withdraw(string Name, string Incarnation);
+    public sealed record Withdraw(string Name, string Incarnation) : IStep;
 
-    public sealed record Withdrawn(string Name, string Incarnation);
+    public sealed record Withdrawn(string Name, string Incarnation) : IStep;
 
     // From a store's locator: tell it once the store is committed.
     public sealed record AwaitActivation(string Name, string Incarnation);

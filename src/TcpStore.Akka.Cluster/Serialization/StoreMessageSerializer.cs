@@ -293,33 +293,16 @@ public sealed class StoreMessageSerializer(ExtendedActorSystem system) : Seriali
             case StoreDropped m:
                 writer.String(m.EntityId);
                 break;
-            case StoreCatalog.Prepare m:
+            case StoreCatalog.IStep m:
                 writer.String(m.Name);
                 writer.String(m.Incarnation);
-                writer.String(m.Settings);
-                break;
-            case StoreCatalog.Prepared m:
-                writer.String(m.Name);
-                writer.String(m.Incarnation);
-                writer.String(m.Node);
-                writer.Bool(m.Failure is not null);
-                if (m.Failure is { } failure) writer.String(failure);
-                break;
-            case StoreCatalog.Commit m:
-                writer.String(m.Name);
-                writer.String(m.Incarnation);
-                break;
-            case StoreCatalog.Abort m:
-                writer.String(m.Name);
-                writer.String(m.Incarnation);
-                break;
-            case StoreCatalog.Withdraw m:
-                writer.String(m.Name);
-                writer.String(m.Incarnation);
-                break;
-            case StoreCatalog.Withdrawn m:
-                writer.String(m.Name);
-                writer.String(m.Incarnation);
+                if (m is StoreCatalog.Prepare prepare) writer.String(prepare.Settings);
+                if (m is StoreCatalog.Prepared prepared)
+                {
+                    writer.String(prepared.Node);
+                    writer.Bool(prepared.Failure is not null);
+                    if (prepared.Failure is { } failure) writer.String(failure);
+                }
                 break;
             default:
                 throw Unsupported(obj);
